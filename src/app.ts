@@ -1,0 +1,235 @@
+import "reflect-metadata";
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { ApolloServer } from "@apollo/server";
+import { expressMiddleware } from "@as-integrations/express5";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import type { GraphQLError, GraphQLFormattedError } from "graphql";
+import { WebSocketServer, type WebSocket } from "ws";
+import { useServer, type Extra } from "graphql-ws/use/ws";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Config } from "./config";
+import { Context, type AppServices } from "./context";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./core/embedded-postgres";
+import { maskError } from "./core/errors";
+import { createLogger, type Logger } from "./core/logger";
+import { initORM, migrate } from "./core/orm";
+import { createPubSub } from "./core/pubsub";
+import {
+  bearerToken,
+  connectionParamsToken,
+  createTokenVerifier,
+} from "./modules/auth/token.service";
+import type { Viewer } from "./modules/auth/viewer";
+import { ConversationService } from "./modules/conversations/conversation.service";
+import { MessageService } from "./modules/messages/message.service";
+import { MessageStreams } from "./modules/messages/message.stream";
+import { UserService } from "./modules/users/user.service";
+import { getSchema } from "./schema";
+
+export const GRAPHQL_PATH = "/graphql";
+/** graphql-ws close code for a refused or expired token, as graphql-ws itself uses for onConnect. */
+export const CLOSE_FORBIDDEN = 4403;
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** setTimeout's ceiling; tokens living longer than ~24 days are re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export interface AppOverrides {
+  logger?: Logger;
+  /** Called with every SQL statement; tests count them. */
+  onQuery?: (sql: string) => void;
+}
+
+export interface App {
+  readonly services: AppServices;
+  /** http://host:port/graphql once started. */
+  readonly url: string;
+  start(port?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+type SocketExtra = Extra &
+  Record<PropertyKey, unknown> & { viewer?: Viewer; expiryTimer?: NodeJS.Timeout };
+
+/** Connects to Postgres (embedded when no DATABASE_URL) and pub/sub, migrates, and wires the server. */
+export async function buildApp(
+  config: Readonly<Config>,
+  overrides: AppOverrides = {},
+): Promise<App> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  let embedded: EmbeddedPostgres | null = null;
+  let orm: MikroORM | null = null;
+  try {
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres(config.dataDir);
+      logger.info({ dataDir: config.dataDir }, "database: embedded PGlite (single instance only)");
+    } else {
+      logger.info("database: PostgreSQL from DATABASE_URL");
+    }
+    orm = await initORM({
+      clientUrl: config.databaseUrl ?? embedded!.url,
+      poolMax: config.databasePoolMax,
+      onQuery: overrides.onQuery,
+    });
+    const applied = await migrate(orm);
+    if (applied.length) logger.info({ migrations: applied }, "migrations applied");
+    const pubsub = await createPubSub(config.redisUrl, config.redisPrefix, logger);
+    logger.info(
+      pubsub.mode === "redis"
+        ? "pub/sub: Redis from REDIS_URL"
+        : "pub/sub: in-process (single instance only)",
+    );
+    if (config.jwt.devSecret) {
+      logger.warn(
+        "auth: embedded dev secret; tokens from `npm run token` work. Never in production.",
+      );
+    }
+    const users = new UserService();
+    const services: AppServices = {
+      config,
+      orm,
+      pubsub,
+      logger,
+      verifyToken: createTokenVerifier(config.jwt),
+      users,
+      conversations: new ConversationService(config, pubsub, users, logger),
+      messages: new MessageService(config, pubsub),
+      messageStreams: new MessageStreams(orm, pubsub, logger),
+    };
+    return await wire(services, embedded);
+  } catch (error) {
+    await orm?.close(true).catch(() => {});
+    await embedded?.stop().catch(() => {});
+    throw error;
+  }
+}
+
+async function wire(services: AppServices, embedded: EmbeddedPostgres | null): Promise<App> {
+  const { config, logger } = services;
+  const schema = await getSchema();
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: GRAPHQL_PATH,
+    maxPayload: 64 * 1024,
+  });
+  const report = (requestId: string) => (error: unknown) =>
+    logger.error({ err: error, requestId }, "unexpected error");
+  const maskAll = (errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] =>
+    errors.map((e) => maskError(e.toJSON(), e, report(requestId)));
+
+  const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
+    {
+      schema,
+      connectionInitWaitTimeout: 3_000,
+      onConnect: async (ctx) => {
+        const token = connectionParamsToken(ctx.connectionParams);
+        if (!token) return false;
+        let viewer: Viewer;
+        try {
+          viewer = await services.verifyToken(token);
+        } catch {
+          return false;
+        }
+        await services.users.ensureUser(services.orm.em.fork() as never, viewer);
+        ctx.extra.viewer = viewer;
+        scheduleExpiry(ctx.extra, viewer.expiresAt);
+        return true;
+      },
+      onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
+      context: (ctx) => new Context(services, ctx.extra.viewer ?? null),
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (!result.errors?.length) return;
+        const requestId = (args.contextValue as Context).requestId;
+        return { ...result, errors: maskAll(result.errors, requestId) };
+      },
+      onError: (_ctx, id, _payload, errors) => maskAll(errors, id),
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => maskError(formatted, error, report("http")),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.use(
+    GRAPHQL_PATH,
+    express.json({ limit: "1mb" }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const header = req.get("x-request-id");
+        const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
+        res.setHeader("x-request-id", requestId);
+        const authorization = req.get("authorization");
+        if (!authorization) return new Context(services, null, requestId);
+        const token = bearerToken(authorization);
+        const viewer = await services.verifyToken(token ?? "");
+        const ctx = new Context(services, viewer, requestId);
+        await services.users.ensureUser(ctx.em, viewer);
+        return ctx;
+      },
+    }),
+  );
+
+  let url = "";
+  return {
+    services,
+    get url() {
+      return url;
+    },
+    async start(port = config.port) {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(port, config.host, () => resolve());
+      });
+      const address = httpServer.address() as AddressInfo;
+      const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+      url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}${GRAPHQL_PATH}`;
+      logger.info({ url }, "listening");
+      return url;
+    },
+    async stop() {
+      // Apollo's drain stops accepting, finishes in-flight requests and disposes graphql-ws (1001).
+      await apollo.stop();
+      await services.pubsub.close();
+      await services.orm.close();
+      await embedded?.stop();
+    },
+  };
+
+  function scheduleExpiry(extra: SocketExtra, expiresAt: number) {
+    const socket: WebSocket = extra.socket;
+    const delay = expiresAt - Date.now();
+    extra.expiryTimer = setTimeout(
+      () => {
+        if (delay > MAX_TIMER_MS) scheduleExpiry(extra, expiresAt);
+        else socket.close(CLOSE_FORBIDDEN, "Token expired");
+      },
+      Math.max(0, Math.min(delay, MAX_TIMER_MS)),
+    );
+  }
+}

@@ -1,0 +1,156 @@
+import path from "node:path";
+
+/** The embedded default's signing secret. Never accepted when NODE_ENV=production. */
+export const DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production-0123456789";
+
+export interface JwtConfig {
+  /** HS256 shared secret; null when JWKS is used. */
+  secret: string | null;
+  jwksUrl: string | null;
+  issuer: string | null;
+  audience: string | null;
+  /** True when the embedded default's dev secret is in use. */
+  devSecret: boolean;
+}
+
+export interface LimitsConfig {
+  messageMaxLength: number;
+  titleMaxLength: number;
+  subjectMaxLength: number;
+  groupMaxMembers: number;
+  pageSizeDefault: number;
+  pageSizeMax: number;
+}
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  host: string;
+  port: number;
+  /** Null means the embedded PGlite database under dataDir. */
+  databaseUrl: string | null;
+  databasePoolMax: number;
+  /** Null means in-process pub/sub. */
+  redisUrl: string | null;
+  /** Prefix of every Redis channel this service uses, so deployments can share a Redis. */
+  redisPrefix: string;
+  dataDir: string;
+  logLevel: string;
+  jwt: JwtConfig;
+  limits: LimitsConfig;
+  messageEditWindowMinutes: number;
+  /** Schema introspection; off by default in production. */
+  introspection: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | null {
+  const value = env[name]?.trim();
+  return value ? value : null;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = str(env, name);
+  if (raw === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(" or ")}`);
+  }
+  return raw;
+}
+
+/** Reads and validates the environment once; the result is frozen. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const nodeEnv = str(env, "NODE_ENV") ?? "development";
+  const production = nodeEnv === "production";
+  const databaseUrl = url(env, "DATABASE_URL", ["postgres:", "postgresql:"]);
+  const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  const jwksUrl = url(env, "JWKS_URL", ["https:", "http:"]);
+  let secret = str(env, "JWT_SECRET");
+
+  if (production) {
+    const missing = [
+      databaseUrl ? null : "DATABASE_URL",
+      redisUrl ? null : "REDIS_URL",
+      secret || jwksUrl ? null : "JWT_SECRET or JWKS_URL",
+    ].filter(Boolean);
+    if (missing.length) {
+      throw new ConfigError(`NODE_ENV=production requires ${missing.join(", ")}`);
+    }
+    if (secret === DEV_JWT_SECRET) throw new ConfigError("JWT_SECRET must not be the dev secret");
+  }
+  if (secret && jwksUrl) throw new ConfigError("Set JWT_SECRET or JWKS_URL, not both");
+  if (secret && Buffer.byteLength(secret) < 32) {
+    throw new ConfigError("JWT_SECRET must be at least 32 bytes for HS256");
+  }
+  const devSecret = !secret && !jwksUrl;
+  if (devSecret) secret = DEV_JWT_SECRET;
+
+  const pageSizeMax = int(env, "PAGE_SIZE_MAX", 100, 1, 1000);
+  const config: Config = {
+    nodeEnv,
+    production,
+    host: str(env, "HOST") ?? (production ? "0.0.0.0" : "localhost"),
+    port: int(env, "PORT", 4000, 0, 65535),
+    databaseUrl,
+    // PGlite is a single session: more than one connection loses transactions (STACK.md, trap 9).
+    databasePoolMax: databaseUrl ? int(env, "DATABASE_POOL_MAX", 10, 1, 200) : 1,
+    redisUrl,
+    redisPrefix: str(env, "REDIS_PREFIX") ?? "chat:",
+    dataDir: path.resolve(str(env, "DATA_DIR") ?? ".data"),
+    logLevel: str(env, "LOG_LEVEL") ?? (nodeEnv === "test" ? "silent" : "info"),
+    jwt: {
+      secret,
+      jwksUrl,
+      issuer: str(env, "JWT_ISSUER"),
+      audience: str(env, "JWT_AUDIENCE"),
+      devSecret,
+    },
+    limits: {
+      messageMaxLength: int(env, "MESSAGE_MAX_LENGTH", 5000, 1, 100_000),
+      titleMaxLength: 200,
+      subjectMaxLength: 200,
+      groupMaxMembers: int(env, "GROUP_MAX_MEMBERS", 1000, 2, 100_000),
+      pageSizeDefault: Math.min(int(env, "PAGE_SIZE_DEFAULT", 50, 1, 1000), pageSizeMax),
+      pageSizeMax,
+    },
+    messageEditWindowMinutes: int(env, "MESSAGE_EDIT_WINDOW_MINUTES", 15, 0, 60 * 24 * 365),
+    introspection: bool(env, "INTROSPECTION", !production),
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === "object") deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,66 @@
+import { randomUUID } from "node:crypto";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { Config } from "./config";
+import { UnauthenticatedError } from "./core/errors";
+import type { Logger } from "./core/logger";
+import type { PubSub } from "./core/pubsub";
+import type { VerifyToken } from "./modules/auth/token.service";
+import type { Viewer } from "./modules/auth/viewer";
+import { createConversationLoaders } from "./modules/conversations/conversation.loaders";
+import type { ConversationService } from "./modules/conversations/conversation.service";
+import { createMessageLoaders } from "./modules/messages/message.loaders";
+import type { MessageService } from "./modules/messages/message.service";
+import type { MessageStreams } from "./modules/messages/message.stream";
+import { createUserLoaders } from "./modules/users/user.loaders";
+import type { UserService } from "./modules/users/user.service";
+
+/** What one running instance holds: built once by buildApp, shared by every request. */
+export interface AppServices {
+  config: Readonly<Config>;
+  orm: MikroORM;
+  pubsub: PubSub;
+  logger: Logger;
+  verifyToken: VerifyToken;
+  users: UserService;
+  conversations: ConversationService;
+  messages: MessageService;
+  messageStreams: MessageStreams;
+}
+
+function createLoaders(em: EntityManager, viewer: Viewer | null) {
+  return {
+    ...createUserLoaders(em),
+    ...createConversationLoaders(em, viewer?.id ?? null),
+    ...createMessageLoaders(em),
+  };
+}
+export type Loaders = ReturnType<typeof createLoaders>;
+
+/**
+ * One context shape for HTTP and WebSocket. A subscription keeps its context for its lifetime, so
+ * `renew()` gives each delivered event a fresh EntityManager fork and fresh loaders.
+ */
+export class Context {
+  em!: EntityManager;
+  loaders!: Loaders;
+  readonly log: Logger;
+
+  constructor(
+    readonly app: AppServices,
+    readonly viewer: Viewer | null,
+    readonly requestId: string = randomUUID(),
+  ) {
+    this.log = app.logger.child({ requestId, userId: viewer?.id });
+    this.renew();
+  }
+
+  renew(): void {
+    this.em = this.app.orm.em.fork() as EntityManager;
+    this.loaders = createLoaders(this.em, this.viewer);
+  }
+
+  requireViewer(): Viewer {
+    if (!this.viewer) throw new UnauthenticatedError();
+    return this.viewer;
+  }
+}

@@ -1,0 +1,80 @@
+import { DefaultLogger, type LogContext, type LoggerOptions } from "@mikro-orm/core";
+import { defineConfig, MikroORM, type Options } from "@mikro-orm/postgresql";
+import { Migrator } from "@mikro-orm/migrations";
+import { Conversation } from "../modules/conversations/conversation.entity";
+import { Participant } from "../modules/conversations/participant.entity";
+import { Message } from "../modules/messages/message.entity";
+import { User } from "../modules/users/user.entity";
+import { migrationsList } from "../migrations";
+
+export const entities = [User, Conversation, Participant, Message];
+
+export interface OrmOptions {
+  clientUrl: string;
+  poolMax: number;
+  /** Called with every SQL statement sent; tests count them. */
+  onQuery?: (sql: string) => void;
+}
+
+/** Hands every SQL statement to onQuery; the rest of MikroORM's logging stays as configured. */
+class StatementLogger extends DefaultLogger {
+  constructor(
+    options: LoggerOptions,
+    private readonly onQuery: ((sql: string) => void) | null,
+  ) {
+    super(options);
+  }
+
+  override logQuery(context: LogContext & { query: string }): void {
+    this.onQuery?.(context.query);
+    super.logQuery(context);
+  }
+}
+
+export function ormConfig(options: OrmOptions): Options {
+  return defineConfig({
+    clientUrl: options.clientUrl,
+    entities,
+    extensions: [Migrator],
+    pool: { min: options.poolMax === 1 ? 1 : 0, max: options.poolMax },
+    // Reads go through DataLoaders and explicit queries; never lazy-load behind the scenes.
+    forceUndefined: false,
+    allowGlobalContext: false,
+    loggerFactory: (loggerOptions: LoggerOptions) =>
+      new StatementLogger(loggerOptions, options.onQuery ?? null),
+    migrations: {
+      tableName: "mikro_orm_migrations",
+      path: "dist/src/migrations",
+      pathTs: "src/migrations",
+      migrationsList,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+  });
+}
+
+export async function initORM(options: OrmOptions): Promise<MikroORM> {
+  return MikroORM.init(ormConfig(options));
+}
+
+/** Migrations of the same database serialise on this advisory lock, so instances can start together. */
+const MIGRATION_LOCK = 7_245_001;
+
+/**
+ * Applies pending migrations; returns their names. The lock is held on a connection of its own
+ * while the migrator uses others; a pool of one (the embedded database) is one instance anyway.
+ */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const migrator = orm.getMigrator();
+  const poolMax = orm.config.get("pool")?.max ?? 1;
+  if (poolMax < 2) return (await migrator.up()).map((m) => m.name);
+  const lock = await orm.em.getConnection().getKnex().transaction();
+  try {
+    await lock.raw("select pg_advisory_xact_lock(?)", [MIGRATION_LOCK]);
+    return (await migrator.up()).map((m) => m.name);
+  } finally {
+    await lock.commit();
+  }
+}

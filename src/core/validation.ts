@@ -1,0 +1,35 @@
+import { BadUserInputError } from "./errors";
+
+/** Trims; empty becomes null; longer than max is refused. Length counts Unicode code points. */
+export function optionalText(
+  value: string | null | undefined,
+  field: string,
+  max: number,
+): string | null {
+  const trimmed = value?.trim() ?? "";
+  if (!trimmed) return null;
+  if (codePoints(trimmed) > max) {
+    throw new BadUserInputError(field, `${field} must be at most ${max} characters`);
+  }
+  return trimmed;
+}
+
+export function codePoints(value: string): number {
+  let count = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0xd800 || code > 0xdbff) count++;
+  }
+  return count;
+}
+
+/** Postgres rejects NUL in text; refuse it up front with a clear error instead of a 500. */
+export function assertNoNul(value: string, field: string): void {
+  if (value.includes("\u0000"))
+    throw new BadUserInputError(field, `${field} contains a NUL character`);
+}
+
+/** Escapes LIKE wildcards so user input matches literally. */
+export function likePattern(value: string): string {
+  return `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

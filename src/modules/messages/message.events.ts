@@ -1,0 +1,59 @@
+import type { User } from "../users/user.entity";
+import type { Attachment } from "./attachment.type";
+import { Message } from "./message.entity";
+import type { MessageKind } from "./message.enums";
+
+/** A message as it travels through pub/sub: plain JSON, with what subscribers need to render it. */
+export interface MessagePayload {
+  id: string;
+  conversationId: string;
+  seq: number;
+  senderId: string | null;
+  sender: Pick<User, "id" | "displayName"> | null;
+  kind: MessageKind;
+  text: string | null;
+  attachments: Attachment[];
+  clientMessageId: string | null;
+  createdAt: string;
+  editedAt: string | null;
+  deletedAt: string | null;
+}
+
+/** Published on Topic.messageAdded after the sending transaction commits. */
+export interface MessageAddedEvent {
+  message: MessagePayload;
+  /** Current participants at commit time: the only users this event may reach. */
+  audience: string[];
+}
+
+/** A Message carrying its sender, so resolving `sender` for a delivered event reads nothing. */
+export type MessageWithSender = Message & { sender?: Pick<User, "id" | "displayName"> | null };
+
+export function toPayload(
+  message: Message,
+  sender: Pick<User, "id" | "displayName"> | null,
+): MessagePayload {
+  return {
+    id: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    senderId: message.senderId,
+    sender: sender ? { id: sender.id, displayName: sender.displayName } : null,
+    kind: message.kind,
+    text: message.text,
+    attachments: message.attachments,
+    clientMessageId: message.clientMessageId,
+    createdAt: message.createdAt.toISOString(),
+    editedAt: message.editedAt?.toISOString() ?? null,
+    deletedAt: message.deletedAt?.toISOString() ?? null,
+  };
+}
+
+export function fromPayload(payload: MessagePayload): MessageWithSender {
+  return Object.assign(Object.create(Message.prototype) as Message, {
+    ...payload,
+    createdAt: new Date(payload.createdAt),
+    editedAt: payload.editedAt ? new Date(payload.editedAt) : null,
+    deletedAt: payload.deletedAt ? new Date(payload.deletedAt) : null,
+  });
+}

@@ -1,0 +1,175 @@
+import WebSocket from "ws";
+import { createClient, type Client } from "graphql-ws";
+import { Redis } from "ioredis";
+import { TEST_REDIS_URL } from "./env";
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
+}
+
+/** One GraphQL request over HTTP, as a browser would send it. */
+export async function gql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string | null,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as GraphQLResponse<T>;
+  return { ...body, status: response.status };
+}
+
+/** Like gql, but fails the test on any error and returns data. */
+export async function gqlOk<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token: string,
+): Promise<T> {
+  const result = await gql<T>(url, query, variables, token);
+  if (result.errors?.length || !result.data) {
+    throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  }
+  return result.data;
+}
+
+/** The first error's code. */
+export const codeOf = (result: GraphQLResponse) => result.errors?.[0]?.extensions?.code;
+
+export interface WsClient {
+  client: Client;
+  /** Resolves with the close event's code and reason when the socket closes. */
+  closed: Promise<{ code: number; reason: string }>;
+  dispose(): Promise<void>;
+}
+
+export function wsClient(wsUrl: string, token: string | null, params?: Record<string, unknown>) {
+  let resolveClosed!: (event: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
+  const client = createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    connectionParams: params ?? (token ? { authorization: `Bearer ${token}` } : {}),
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        resolveClosed({ code, reason: String(reason) });
+      },
+    },
+    onNonLazyError: () => {},
+  });
+  return {
+    client,
+    closed,
+    dispose: async () => {
+      await client.dispose();
+    },
+  } satisfies WsClient;
+}
+
+/** A live subscription that collects what the server sends. */
+export class Collector<T = Record<string, any>> {
+  readonly values: T[] = [];
+  readonly errors: unknown[] = [];
+  completed = false;
+  private waiters: Array<() => void> = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(client: Client, query: string, variables: Record<string, unknown> = {}) {
+    this.unsubscribe = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (result) => {
+          if (result.errors) this.errors.push(...result.errors);
+          if (result.data) this.values.push(result.data as T);
+          this.notify();
+        },
+        error: (error) => {
+          this.errors.push(error);
+          this.notify();
+        },
+        complete: () => {
+          this.completed = true;
+          this.notify();
+        },
+      },
+    );
+  }
+
+  /** Waits until `count` values arrived (or an error, or completion), within timeoutMs. */
+  async take(count: number, timeoutMs = 10_000): Promise<T[]> {
+    await this.until(() => this.values.length >= count, timeoutMs);
+    return this.values.slice(0, count);
+  }
+
+  async until(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done() && !this.errors.length && !this.completed) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `Timed out; have ${this.values.length} values: ${JSON.stringify(this.values)}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    if (!done()) {
+      throw new Error(
+        `Subscription ended early: ${JSON.stringify(this.errors)} completed=${this.completed}`,
+      );
+    }
+  }
+
+  /** Waits until the server ended the subscription, with an error or a completion. */
+  async ended(timeoutMs = 10_000): Promise<void> {
+    await this.until(() => this.completed || this.errors.length > 0, timeoutMs).catch((e) => {
+      if (!this.completed && !this.errors.length) throw e;
+    });
+  }
+
+  stop(): void {
+    this.unsubscribe();
+  }
+
+  private notify() {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+}
+
+/**
+ * Waits until a Redis channel has `count` subscribers: the observable point at which a server
+ * instance is listening, so a test can send without racing the subscription's setup.
+ */
+export async function waitForChannel(channel: string, count = 1, timeoutMs = 10_000) {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [, subscribers] = (await redis.pubsub("NUMSUB", channel)) as [string, number];
+      if (Number(subscribers) >= count) return;
+      if (Date.now() > deadline) throw new Error(`No subscriber on ${channel}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}

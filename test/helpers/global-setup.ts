@@ -1,0 +1,30 @@
+import { Client } from "pg";
+import { Redis } from "ioredis";
+import { TEST_ADMIN_DATABASE_URL, TEST_DATABASE_NAME, TEST_REDIS_URL } from "./env";
+
+/**
+ * A fresh database of the tests' own (each instance migrates it on start, under an advisory lock),
+ * and a Redis that answers. Plain clients here: jest runs this outside the test sandboxes.
+ */
+export default async function globalSetup(): Promise<void> {
+  const admin = new Client({ connectionString: TEST_ADMIN_DATABASE_URL });
+  try {
+    await admin.connect();
+    await admin.query(`drop database if exists "${TEST_DATABASE_NAME}" with (force)`);
+    await admin.query(`create database "${TEST_DATABASE_NAME}"`);
+  } catch (error) {
+    throw new Error(`Tests need PostgreSQL at ${TEST_ADMIN_DATABASE_URL}: ${String(error)}`);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new Error(`Tests need Redis at ${TEST_REDIS_URL}: ${String(error)}`);
+  } finally {
+    redis.disconnect();
+  }
+}

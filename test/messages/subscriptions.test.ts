@@ -1,0 +1,151 @@
+import { Collector, gqlOk, waitForChannel, wsClient } from "../helpers/client";
+import { createDirect, MESSAGE_ADDED, sendText } from "../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../helpers/app";
+import { testUser, type TestUser } from "../helpers/tokens";
+
+describe("Subscription.messageAdded", () => {
+  const env = testEnv();
+  let a: TestApp;
+  let b: TestApp;
+  let alice: TestUser;
+  let bob: TestUser;
+  const channel = (conversationId: string) =>
+    `${env.REDIS_PREFIX}conversation:${conversationId}:message-added`;
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
+    [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it("should deliver a message sent through one instance to a subscriber on another", async () => {
+    const conversation = await createDirect(a.url, alice, bob);
+    const ws = wsClient(b.wsUrl, bob.token);
+    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    await waitForChannel(channel(conversation.id));
+
+    await sendText(a.url, alice, conversation.id, "hello from instance A");
+    const [event] = await sub.take(1);
+    expect(event.messageAdded).toMatchObject({
+      conversationId: conversation.id,
+      seq: 1,
+      text: "hello from instance A",
+      kind: "TEXT",
+      sender: { id: alice.id, displayName: alice.id },
+    });
+    sub.stop();
+    await ws.dispose();
+  });
+
+  it("should resume after a disconnect with afterSeq: stored messages, then live, no gap, no duplicate", async () => {
+    const conversation = await createDirect(a.url, alice, bob, "resume");
+    for (let i = 1; i <= 3; i++) await sendText(a.url, alice, conversation.id, `m${i}`);
+
+    const first = wsClient(b.wsUrl, bob.token);
+    const sub1 = new Collector(first.client, MESSAGE_ADDED, {
+      conversationId: conversation.id,
+      afterSeq: 0,
+    });
+    expect((await sub1.take(3)).map((v) => v.messageAdded.seq)).toEqual([1, 2, 3]);
+    await first.dispose();
+
+    // Sent while bob is offline.
+    for (let i = 4; i <= 6; i++) await sendText(a.url, alice, conversation.id, `m${i}`);
+
+    const second = wsClient(b.wsUrl, bob.token);
+    const sub2 = new Collector(second.client, MESSAGE_ADDED, {
+      conversationId: conversation.id,
+      afterSeq: 3,
+    });
+    expect((await sub2.take(3)).map((v) => v.messageAdded.text)).toEqual(["m4", "m5", "m6"]);
+    await waitForChannel(channel(conversation.id));
+    for (let i = 7; i <= 9; i++) await sendText(b.url, bob, conversation.id, `m${i}`);
+    const seqs = (await sub2.take(6)).map((v) => v.messageAdded.seq);
+    expect(seqs).toEqual([4, 5, 6, 7, 8, 9]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sub2.values).toHaveLength(6);
+    await second.dispose();
+  });
+
+  it("should replay and stream in seq order while messages are sent concurrently through both instances", async () => {
+    const conversation = await createDirect(a.url, alice, bob, "race");
+    const ws = wsClient(a.wsUrl, bob.token);
+    const sub = new Collector(ws.client, MESSAGE_ADDED, {
+      conversationId: conversation.id,
+      afterSeq: 0,
+    });
+    await waitForChannel(channel(conversation.id));
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        sendText(i % 2 ? a.url : b.url, i % 3 ? alice : bob, conversation.id, `c${i}`),
+      ),
+    );
+    const seqs = (await sub.take(40)).map((v) => v.messageAdded.seq);
+    expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    await ws.dispose();
+  });
+
+  it("should stream every conversation of the viewer without conversationId, including one created later", async () => {
+    const carol = await testUser("carol");
+    const first = await createDirect(a.url, alice, carol, "inbox-1");
+    const ws = wsClient(b.wsUrl, carol.token);
+    const sub = new Collector(ws.client, MESSAGE_ADDED, {});
+    await waitForChannel(channel(first.id));
+    await waitForChannel(`${env.REDIS_PREFIX}user:${carol.id}:membership`);
+
+    await sendText(a.url, alice, first.id, "in the first");
+    const second = await createDirect(a.url, bob, carol, "inbox-2");
+    await waitForChannel(channel(second.id));
+    await sendText(a.url, bob, second.id, "in the second");
+
+    const events = (await sub.take(2)).map((v) => v.messageAdded);
+    expect(events.map((m) => [m.conversationId, m.text])).toEqual([
+      [first.id, "in the first"],
+      [second.id, "in the second"],
+    ]);
+    await ws.dispose();
+  });
+
+  it("should refuse a conversation the viewer is not in with NOT_FOUND", async () => {
+    const mallory = await testUser("mallory");
+    const conversation = await createDirect(a.url, alice, bob, "private");
+    const ws = wsClient(a.wsUrl, mallory.token);
+    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    await sub.ended();
+    expect(sub.values).toEqual([]);
+    expect(JSON.stringify(sub.errors)).toContain("NOT_FOUND");
+    await sendText(a.url, alice, conversation.id, "secret");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sub.values).toEqual([]);
+    await ws.dispose();
+  });
+
+  it("should refuse afterSeq without conversationId, and ahead of the conversation, with BAD_USER_INPUT", async () => {
+    const conversation = await createDirect(a.url, alice, bob, "bad-args");
+    const ws = wsClient(a.wsUrl, alice.token);
+    for (const variables of [
+      { afterSeq: 0 },
+      { conversationId: conversation.id, afterSeq: 99 },
+      { conversationId: "nope" },
+    ]) {
+      const sub = new Collector(ws.client, MESSAGE_ADDED, variables);
+      await sub.ended();
+      expect(JSON.stringify(sub.errors)).toContain("BAD_USER_INPUT");
+    }
+    await ws.dispose();
+  });
+
+  it("should keep a conversation's lastSeq in step with what subscribers receive", async () => {
+    const conversation = await createDirect(a.url, alice, bob, "lastseq");
+    await sendText(a.url, alice, conversation.id, "one");
+    const data = await gqlOk(
+      b.url,
+      `query($id: ID!) { conversation(id: $id) { lastSeq lastMessage { seq text } } }`,
+      { id: conversation.id },
+      bob.token,
+    );
+    expect(data.conversation).toEqual({ lastSeq: 1, lastMessage: { seq: 1, text: "one" } });
+  });
+});
