@@ -5,9 +5,14 @@ import { initORM, migrate } from "./src/core/orm";
   const t0 = Date.now();
   const e = await startEmbeddedPostgres("/tmp/emb2");
   console.log("pglite", Date.now() - t0, e.url);
-  const orm = await initORM({ clientUrl: e.url, poolMax: 1, onQuery: (s) => console.log(s.slice(0, 200)) });
+  const orm = await initORM({
+    clientUrl: e.url,
+    poolMax: 1,
+    onQuery: (s) => console.log(s.slice(0, 200)),
+  });
   console.log("orm", Date.now() - t0);
   console.log(await migrate(orm));
   console.log("migrated", Date.now() - t0);
-  await orm.close(); await e.stop();
+  await orm.close();
+  await e.stop();
 })();

@@ -13,7 +13,9 @@ export default async function globalSetup(): Promise<void> {
     await admin.query(`drop database if exists "${TEST_DATABASE_NAME}" with (force)`);
     await admin.query(`create database "${TEST_DATABASE_NAME}"`);
   } catch (error) {
-    throw new Error(`Tests need PostgreSQL at ${TEST_ADMIN_DATABASE_URL}: ${String(error)}`);
+    throw new Error(`Tests need PostgreSQL at ${TEST_ADMIN_DATABASE_URL}: ${String(error)}`, {
+      cause: error,
+    });
   } finally {
     await admin.end().catch(() => {});
   }
@@ -23,7 +25,9 @@ export default async function globalSetup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (error) {
-    throw new Error(`Tests need Redis at ${TEST_REDIS_URL}: ${String(error)}`);
+    throw new Error(`Tests need Redis at ${TEST_REDIS_URL}: ${String(error)}`, {
+      cause: error,
+    });
   } finally {
     redis.disconnect();
   }

@@ -149,12 +149,7 @@ function validateAttachments(inputs: AttachmentInput[]): Attachment[] {
     if (!mediaId || codePoints(mediaId) > 200) {
       throw new BadUserInputError(`${field}.mediaId`, "mediaId must be 1 to 200 characters");
     }
-    let url: URL | null = null;
-    try {
-      url = input.url.length <= 2048 ? new URL(input.url) : null;
-    } catch {
-      url = null;
-    }
+    const url = input.url.length <= 2048 && URL.canParse(input.url) ? new URL(input.url) : null;
     if (!url || url.protocol !== "https:") {
       throw new BadUserInputError(
         `${field}.url`,
