@@ -24,6 +24,7 @@ import {
 } from "./modules/auth/token.service";
 import type { Viewer } from "./modules/auth/viewer";
 import { ConversationService } from "./modules/conversations/conversation.service";
+import { ConversationStreams } from "./modules/conversations/conversation.stream";
 import { MessageService } from "./modules/messages/message.service";
 import { MessageStreams } from "./modules/messages/message.stream";
 import { UserService } from "./modules/users/user.service";
@@ -87,6 +88,7 @@ export async function buildApp(
       );
     }
     const users = new UserService();
+    const conversationStreams = new ConversationStreams(orm, pubsub, logger);
     const services: AppServices = {
       config,
       orm,
@@ -96,7 +98,8 @@ export async function buildApp(
       users,
       conversations: new ConversationService(config, pubsub, users, logger),
       messages: new MessageService(config, pubsub),
-      messageStreams: new MessageStreams(orm, pubsub, logger),
+      conversationStreams,
+      messageStreams: new MessageStreams(orm, conversationStreams, logger),
     };
     return await wire(services, embedded);
   } catch (error) {

@@ -8,6 +8,7 @@ import type { VerifyToken } from "./modules/auth/token.service";
 import type { Viewer } from "./modules/auth/viewer";
 import { createConversationLoaders } from "./modules/conversations/conversation.loaders";
 import type { ConversationService } from "./modules/conversations/conversation.service";
+import type { ConversationStreams } from "./modules/conversations/conversation.stream";
 import { createMessageLoaders } from "./modules/messages/message.loaders";
 import type { MessageService } from "./modules/messages/message.service";
 import type { MessageStreams } from "./modules/messages/message.stream";
@@ -24,6 +25,7 @@ export interface AppServices {
   users: UserService;
   conversations: ConversationService;
   messages: MessageService;
+  conversationStreams: ConversationStreams;
   messageStreams: MessageStreams;
 }
 

@@ -20,6 +20,9 @@ export interface PubSub {
 /** Channel names, one per conversation or per user: never one global topic filtered per subscriber. */
 export const Topic = {
   messageAdded: (conversationId: string) => `conversation:${conversationId}:message-added`,
+  messageUpdated: (conversationId: string) => `conversation:${conversationId}:message-updated`,
+  readReceipt: (conversationId: string) => `conversation:${conversationId}:read-receipt`,
+  conversationUpdated: (userId: string) => `user:${userId}:conversation-updated`,
   membership: (userId: string) => `user:${userId}:membership`,
 } as const;
 

@@ -14,15 +14,8 @@ import type { ConversationsArgs } from "./conversation.args";
 import { Conversation } from "./conversation.entity";
 import { ConversationKind, ParticipantRole } from "./conversation.enums";
 import type { CreateConversationInput } from "./conversation.input";
+import type { MembershipEvent } from "./conversation.stream";
 import { Participant } from "./participant.entity";
-
-/** Published on a user's membership topic when they join or leave a conversation. */
-export interface MembershipEvent {
-  type: "joined" | "left";
-  conversationId: string;
-  /** For "joined": messages after this seq are the new member's to receive. */
-  sinceSeq: number;
-}
 
 const ACTIVITY_TAG = "activity";
 

@@ -26,6 +26,12 @@ export interface MessageAddedEvent {
   audience: string[];
 }
 
+/** Published on Topic.messageUpdated after an edit or a deletion commits. */
+export interface MessageUpdatedEvent {
+  message: MessagePayload;
+  audience: string[];
+}
+
 /** A Message carrying its sender, so resolving `sender` for a delivered event reads nothing. */
 export type MessageWithSender = Message & { sender?: Pick<User, "id" | "displayName"> | null };
 
