@@ -27,6 +27,7 @@ import { ConversationService } from "./modules/conversations/conversation.servic
 import { ConversationStreams } from "./modules/conversations/conversation.stream";
 import { MessageService } from "./modules/messages/message.service";
 import { MessageStreams } from "./modules/messages/message.stream";
+import { ReceiptService } from "./modules/receipts/receipt.service";
 import { UserService } from "./modules/users/user.service";
 import { getSchema } from "./schema";
 
@@ -89,6 +90,8 @@ export async function buildApp(
     }
     const users = new UserService();
     const conversationStreams = new ConversationStreams(orm, pubsub, logger);
+    const messages = new MessageService(config, pubsub);
+    const conversations = new ConversationService(config, pubsub, users, messages, logger);
     const services: AppServices = {
       config,
       orm,
@@ -96,10 +99,11 @@ export async function buildApp(
       logger,
       verifyToken: createTokenVerifier(config.jwt),
       users,
-      conversations: new ConversationService(config, pubsub, users, logger),
-      messages: new MessageService(config, pubsub),
+      conversations,
+      messages,
       conversationStreams,
       messageStreams: new MessageStreams(orm, conversationStreams, logger),
+      receipts: new ReceiptService(pubsub, conversations),
     };
     return await wire(services, embedded);
   } catch (error) {

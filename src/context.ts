@@ -12,6 +12,7 @@ import type { ConversationStreams } from "./modules/conversations/conversation.s
 import { createMessageLoaders } from "./modules/messages/message.loaders";
 import type { MessageService } from "./modules/messages/message.service";
 import type { MessageStreams } from "./modules/messages/message.stream";
+import type { ReceiptService } from "./modules/receipts/receipt.service";
 import { createUserLoaders } from "./modules/users/user.loaders";
 import type { UserService } from "./modules/users/user.service";
 
@@ -27,6 +28,7 @@ export interface AppServices {
   messages: MessageService;
   conversationStreams: ConversationStreams;
   messageStreams: MessageStreams;
+  receipts: ReceiptService;
 }
 
 function createLoaders(em: EntityManager, viewer: Viewer | null) {

@@ -4,7 +4,8 @@ import { buildSchema, type AuthChecker, type PubSub } from "type-graphql";
 import type { Context } from "./context";
 import { UnauthenticatedError } from "./core/errors";
 import { ConversationResolver } from "./modules/conversations/conversation.resolver";
-import { MessageResolver } from "./modules/messages/message.resolver";
+import { MessageResolver, SystemEventResolver } from "./modules/messages/message.resolver";
+import { ReceiptResolver } from "./modules/receipts/receipt.resolver";
 import { ParticipantResolver, UserResolver } from "./modules/users/user.resolver";
 
 export const resolvers = [
@@ -12,6 +13,8 @@ export const resolvers = [
   ParticipantResolver,
   ConversationResolver,
   MessageResolver,
+  SystemEventResolver,
+  ReceiptResolver,
 ] as const;
 
 /** `@Authorized()` means signed in; finer rules (participant, moderator) live in the services. */

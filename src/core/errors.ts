@@ -56,6 +56,12 @@ export class BadUserInputError extends AppError {
   }
 }
 
+export class EditWindowExpiredError extends AppError {
+  constructor(minutes: number) {
+    super(ErrorCode.EDIT_WINDOW_EXPIRED, `Messages can be edited for ${minutes} minutes`);
+  }
+}
+
 export class ConflictError extends AppError {
   constructor(message: string) {
     super(ErrorCode.CONFLICT, message);

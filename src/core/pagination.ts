@@ -1,6 +1,7 @@
 import { ArgsType, Field, Int, ObjectType } from "type-graphql";
 import type { LimitsConfig } from "../config";
 import { BadUserInputError } from "./errors";
+import { assertUuid } from "./ids";
 
 @ObjectType("PageInfo")
 export class PageInfo {
@@ -142,4 +143,18 @@ export function seqPage<T extends { seq: number }>(rows: T[], window: SeqWindow)
     window.backward ? more : window.afterSeq > 0,
     window.backward ? window.beforeSeq < MAX_SEQ : more,
   );
+}
+
+/** Cursors of lists ordered by (timestamp desc, id desc): the inbox, search results. */
+export function encodeTimeIdCursor(tag: string, at: Date, id: string): string {
+  return encodeCursor(tag, `${at.toISOString()}|${id}`);
+}
+
+export function decodeTimeIdCursor(cursor: string, tag: string, field: string): [Date, string] {
+  const [iso, id] = decodeCursor(cursor, tag, field).split("|");
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime()) || !id) {
+    throw new BadUserInputError(field, `${field} is not a valid cursor`);
+  }
+  return [at, assertUuid(id, field)];
 }

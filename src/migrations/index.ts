@@ -1,7 +1,9 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261121000000_initial } from "./Migration20261121000000_initial";
+import { Migration20261121010000_messaging } from "./Migration20261121010000_messaging";
 
 /** Every migration, in order; listed explicitly so compiled and ts-node runs find the same set. */
 export const migrationsList: MigrationObject[] = [
   { name: "Migration20261121000000_initial", class: Migration20261121000000_initial },
+  { name: "Migration20261121010000_messaging", class: Migration20261121010000_messaging },
 ];

@@ -10,13 +10,19 @@ import {
   Query,
   Resolver,
   Root,
+  Subscription,
+  type SubscribeResolverData,
 } from "type-graphql";
 import type { Context } from "../../context";
+import { mapAsyncIterator } from "../../core/async-queue";
 import { PageArgs, type Page } from "../../core/pagination";
+import { Topic } from "../../core/pubsub";
 import { Message } from "../messages/message.entity";
 import { MessageConnection } from "../messages/message.payload";
 import { ConversationsArgs } from "./conversation.args";
 import { Conversation } from "./conversation.entity";
+import { ParticipantRole } from "./conversation.enums";
+import { fromConversationPayload, type ConversationPayload } from "./conversation.events";
 import { CreateConversationInput } from "./conversation.input";
 import { ConversationConnection } from "./conversation.payload";
 import { Participant } from "./participant.entity";
@@ -52,8 +58,91 @@ export class ConversationResolver {
     return ctx.app.conversations.create(ctx, input);
   }
 
-  @FieldResolver(() => [Participant], { description: "Current participants, oldest first." })
-  participants(@Root() conversation: Conversation, @Ctx() ctx: Context): Promise<Participant[]> {
+  @Authorized()
+  @Mutation(() => Conversation, {
+    description: "OWNER or ADMIN of a GROUP; writes a SYSTEM message.",
+  })
+  addParticipants(
+    @Arg("conversationId", () => ID) conversationId: string,
+    @Arg("userIds", () => [ID]) userIds: string[],
+    @Ctx() ctx: Context,
+  ): Promise<Conversation> {
+    return ctx.app.conversations.addParticipants(ctx, conversationId, userIds);
+  }
+
+  @Authorized()
+  @Mutation(() => Conversation, {
+    description:
+      "OWNER removes anyone, ADMIN removes MEMBERs; the removed user loses access at once.",
+  })
+  removeParticipant(
+    @Arg("conversationId", () => ID) conversationId: string,
+    @Arg("userId", () => ID) userId: string,
+    @Ctx() ctx: Context,
+  ): Promise<Conversation> {
+    return ctx.app.conversations.removeParticipant(ctx, conversationId, userId);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, {
+    description: "An OWNER leaving hands ownership to the oldest member.",
+  })
+  leaveConversation(
+    @Arg("conversationId", () => ID) conversationId: string,
+    @Ctx() ctx: Context,
+  ): Promise<boolean> {
+    return ctx.app.conversations.leave(ctx, conversationId);
+  }
+
+  @Authorized()
+  @Mutation(() => Conversation, { description: "The OWNER makes a member ADMIN, or MEMBER again." })
+  setParticipantRole(
+    @Arg("conversationId", () => ID) conversationId: string,
+    @Arg("userId", () => ID) userId: string,
+    @Arg("role", () => ParticipantRole) role: ParticipantRole,
+    @Ctx() ctx: Context,
+  ): Promise<Conversation> {
+    return ctx.app.conversations.setRole(ctx, conversationId, userId, role);
+  }
+
+  @Subscription(() => Conversation, {
+    description:
+      "Conversations created, joined, left, renamed or whose members changed, for the viewer's inbox. A viewer removed from one receives it once more, with viewerRole null.",
+    subscribe: async ({ context }: SubscribeResolverData<unknown, object, Context>) => {
+      const viewer = context.requireViewer();
+      const stream = await context.app.conversationStreams.userTopic(
+        Topic.conversationUpdated(viewer.id),
+        (payload) => fromConversationPayload(payload as ConversationPayload),
+      );
+      return mapAsyncIterator(stream, (conversation) => {
+        context.renew();
+        return conversation;
+      });
+    },
+  })
+  conversationUpdated(@Root() conversation: Conversation): Conversation {
+    return conversation;
+  }
+
+  @FieldResolver(() => ParticipantRole, {
+    nullable: true,
+    description: "The viewer's role; null once the viewer is no longer a participant.",
+  })
+  async viewerRole(
+    @Root() conversation: Conversation,
+    @Ctx() ctx: Context,
+  ): Promise<ParticipantRole | null> {
+    return (await ctx.loaders.membership.load(conversation.id))?.role ?? null;
+  }
+
+  @FieldResolver(() => [Participant], {
+    description: "Current participants, oldest first; empty for a viewer who is no longer one.",
+  })
+  async participants(
+    @Root() conversation: Conversation,
+    @Ctx() ctx: Context,
+  ): Promise<Participant[]> {
+    if (!(await ctx.loaders.membership.load(conversation.id))) return [];
     return ctx.loaders.participants.load(conversation.id);
   }
 
@@ -62,7 +151,10 @@ export class ConversationResolver {
     @Root() conversation: Conversation,
     @Ctx() ctx: Context,
   ): Promise<Message | null> {
-    return conversation.lastMessageId ? ctx.loaders.message.load(conversation.lastMessageId) : null;
+    if (!conversation.lastMessageId || !(await ctx.loaders.membership.load(conversation.id))) {
+      return null;
+    }
+    return ctx.loaders.message.load(conversation.lastMessageId);
   }
 
   @FieldResolver(() => Int, {
@@ -76,11 +168,12 @@ export class ConversationResolver {
   @FieldResolver(() => MessageConnection, {
     description: "History ordered by seq ascending; with no arguments, the newest page.",
   })
-  messages(
+  async messages(
     @Root() conversation: Conversation,
     @Args() args: PageArgs,
     @Ctx() ctx: Context,
   ): Promise<Page<Message>> {
+    await ctx.app.conversations.require(ctx, conversation.id);
     return ctx.app.messages.page(ctx, conversation.id, args);
   }
 }

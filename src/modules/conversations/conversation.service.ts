@@ -2,14 +2,26 @@ import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Context } from "../../context";
 import type { Config } from "../../config";
-import { BadUserInputError, NotFoundError } from "../../core/errors";
+import { BadUserInputError, ForbiddenError, NotFoundError } from "../../core/errors";
 import { assertUserId, assertUuid } from "../../core/ids";
-import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from "../../core/pagination";
+import {
+  decodeTimeIdCursor,
+  encodeTimeIdCursor,
+  pageSize,
+  toPage,
+  type Page,
+} from "../../core/pagination";
 import type { PubSub } from "../../core/pubsub";
 import { Topic } from "../../core/pubsub";
 import type { Logger } from "../../core/logger";
 import { assertNoNul, likePattern, optionalText } from "../../core/validation";
+import { appendMessage } from "../messages/message.append";
+import { MessageKind } from "../messages/message.enums";
+import type { MessageService } from "../messages/message.service";
+import { SystemEventType } from "../messages/system-event.type";
 import type { UserService } from "../users/user.service";
+import { toConversationPayload } from "./conversation.events";
+import { currentMembers, lockConversation } from "./conversation.tx";
 import type { ConversationsArgs } from "./conversation.args";
 import { Conversation } from "./conversation.entity";
 import { ConversationKind, ParticipantRole } from "./conversation.enums";
@@ -24,6 +36,7 @@ export class ConversationService {
     private readonly config: Readonly<Config>,
     private readonly pubsub: PubSub,
     private readonly users: UserService,
+    private readonly messages: MessageService,
     private readonly logger: Logger,
   ) {}
 
@@ -46,7 +59,7 @@ export class ConversationService {
     const params: unknown[] = [viewer.id];
     let where = "";
     if (args.after != null) {
-      const [at, id] = decodeActivityCursor(args.after);
+      const [at, id] = decodeTimeIdCursor(args.after, ACTIVITY_TAG, "after");
       where += " and (c.last_activity_at, c.id) < (?, ?)";
       params.push(at, id);
     }
@@ -103,7 +116,7 @@ export class ConversationService {
       if (title) throw new BadUserInputError("title", "A DIRECT conversation has no title");
       directKey = JSON.stringify([...[viewer.id, others[0]].sort(), subject]);
       const existing = await this.findDirect(ctx.em, directKey);
-      if (existing) return existing;
+      if (existing) return this.rejoinDirect(ctx, existing);
     } else if (others.length + 1 > limits.groupMaxMembers) {
       throw new BadUserInputError(
         "participantIds",
@@ -132,20 +145,276 @@ export class ConversationService {
       // Two first messages between the same pair raced: the other request created it.
       if (directKey && error instanceof UniqueConstraintViolationException) {
         const existing = await this.findDirect(ctx.em.fork(), directKey);
-        if (existing) return existing;
+        if (existing) return this.rejoinDirect(ctx, existing);
       }
       throw error;
     }
-    await this.publishMembership([viewer.id, ...others], {
+    const members = [viewer.id, ...others];
+    await this.publishMembership(members, {
       type: "joined",
       conversationId: conversation.id,
       sinceSeq: 0,
     });
+    await this.publishUpdated(members, conversation);
     return conversation;
   }
 
   private async findDirect(em: EntityManager, directKey: string): Promise<Conversation | null> {
     return em.findOne(Conversation, { directKey });
+  }
+
+  /** Asking for a DIRECT conversation the viewer had left brings them back into it. */
+  private async rejoinDirect(ctx: Context, conversation: Conversation): Promise<Conversation> {
+    const viewer = ctx.requireViewer();
+    const rows = await ctx.em.execute<{ last_read_seq: number }[]>(
+      `update participant set left_at = null, joined_at = now(), last_read_seq = ?
+        where conversation_id = ? and user_id = ? and left_at is not null
+        returning last_read_seq`,
+      [conversation.lastSeq, conversation.id, viewer.id],
+    );
+    if (rows.length) {
+      await this.publishMembership([viewer.id], {
+        type: "joined",
+        conversationId: conversation.id,
+        sinceSeq: conversation.lastSeq,
+      });
+      await this.publishUpdated([viewer.id], conversation);
+    }
+    return conversation;
+  }
+
+  /** OWNER and ADMIN add members to a GROUP; new members have read nothing before their arrival. */
+  async addParticipants(ctx: Context, id: string, userIds: string[]): Promise<Conversation> {
+    const viewer = ctx.requireViewer();
+    const conversationId = assertUuid(id, "conversationId");
+    const { groupMaxMembers } = this.config.limits;
+    if (!userIds.length || userIds.length > groupMaxMembers) {
+      throw new BadUserInputError("userIds", `Add 1 to ${groupMaxMembers} users`);
+    }
+    const wanted = [...new Set(userIds.map((u) => assertUserId(u, "userIds")))];
+    const change = await ctx.em.transactional(async (em) => {
+      const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
+      assertGroup(conversation);
+      if (me.role === ParticipantRole.MEMBER) {
+        throw new ForbiddenError("Only an OWNER or ADMIN can add participants");
+      }
+      const rows = await em.find(Participant, { conversationId });
+      const current = new Set(rows.filter((p) => !p.leftAt).map((p) => p.userId));
+      const added = wanted.filter((u) => !current.has(u));
+      if (!added.length) return null;
+      if (current.size + added.length > groupMaxMembers) {
+        throw new BadUserInputError(
+          "userIds",
+          `A conversation has at most ${groupMaxMembers} members`,
+        );
+      }
+      await this.users.ensureUsersExist(em, added);
+      const sinceSeq = conversation.lastSeq;
+      const now = new Date();
+      const former = new Map(rows.map((p) => [p.userId, p]));
+      for (const userId of added) {
+        const row =
+          former.get(userId) ?? em.create(Participant, { conversationId, userId, joinedAt: now });
+        Object.assign(row, {
+          leftAt: null,
+          role: ParticipantRole.MEMBER,
+          joinedAt: now,
+          lastReadSeq: sinceSeq,
+          lastReadAt: null,
+        });
+      }
+      const message = appendMessage(
+        em,
+        conversation,
+        {
+          kind: MessageKind.SYSTEM,
+          senderId: null,
+          text: `${await displayNames(em, [viewer.id])} added ${await displayNames(em, added)}`,
+          systemEvent: {
+            type: SystemEventType.PARTICIPANTS_ADDED,
+            actorId: viewer.id,
+            userIds: added,
+          },
+        },
+        now,
+      );
+      return { conversation, message, added, sinceSeq, audience: [...current, ...added] };
+    });
+    if (!change) return this.require(ctx, conversationId, "conversationId");
+    await this.messages.publishAdded(ctx, change.message, change.audience);
+    await this.publishMembership(change.added, {
+      type: "joined",
+      conversationId,
+      sinceSeq: change.sinceSeq,
+    });
+    await this.publishUpdated(change.audience, change.conversation);
+    return change.conversation;
+  }
+
+  /** OWNER removes anyone, ADMIN removes MEMBERs; the removed user's access ends at commit. */
+  async removeParticipant(ctx: Context, id: string, userId: string): Promise<Conversation> {
+    const viewer = ctx.requireViewer();
+    const conversationId = assertUuid(id, "conversationId");
+    const targetId = assertUserId(userId, "userId");
+    if (targetId === viewer.id) {
+      throw new BadUserInputError("userId", "Use leaveConversation to leave");
+    }
+    const change = await ctx.em.transactional(async (em) => {
+      const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
+      assertGroup(conversation);
+      const target = await em.findOne(Participant, {
+        conversationId,
+        userId: targetId,
+        leftAt: null,
+      });
+      if (!target) throw new NotFoundError("Participant");
+      const allowed =
+        me.role === ParticipantRole.OWNER ||
+        (me.role === ParticipantRole.ADMIN && target.role === ParticipantRole.MEMBER);
+      if (!allowed) throw new ForbiddenError("Not allowed to remove this participant");
+      target.leftAt = new Date();
+      const message = appendMessage(em, conversation, {
+        kind: MessageKind.SYSTEM,
+        senderId: null,
+        text: `${await displayNames(em, [viewer.id])} removed ${await displayNames(em, [targetId])}`,
+        systemEvent: {
+          type: SystemEventType.PARTICIPANT_REMOVED,
+          actorId: viewer.id,
+          userIds: [targetId],
+        },
+      });
+      const remaining = await currentMembers(em, conversationId);
+      return { conversation, message, remaining };
+    });
+    await this.publishMembership([targetId], { type: "left", conversationId, sinceSeq: 0 });
+    // The removed user still learns of their removal, and nothing after it.
+    await this.messages.publishAdded(ctx, change.message, [...change.remaining, targetId]);
+    await this.publishUpdated([...change.remaining, targetId], change.conversation);
+    return change.conversation;
+  }
+
+  /**
+   * Anyone may leave. An OWNER leaving hands ownership to the oldest member; the last member
+   * leaving ends the conversation for everyone (a DIRECT pair may then start a new one).
+   */
+  async leave(ctx: Context, id: string): Promise<boolean> {
+    const viewer = ctx.requireViewer();
+    const conversationId = assertUuid(id, "conversationId");
+    const change = await ctx.em.transactional(async (em) => {
+      const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
+      const now = new Date();
+      me.leftAt = now;
+      const remaining = await em.find(
+        Participant,
+        { conversationId, leftAt: null, userId: { $ne: viewer.id } },
+        { orderBy: { joinedAt: "asc", userId: "asc" } },
+      );
+      if (!remaining.length) {
+        conversation.directKey = null;
+        return { conversation, messages: [], remaining: [] };
+      }
+      const messages = [
+        appendMessage(
+          em,
+          conversation,
+          {
+            kind: MessageKind.SYSTEM,
+            senderId: null,
+            text: `${await displayNames(em, [viewer.id])} left`,
+            systemEvent: {
+              type: SystemEventType.PARTICIPANT_LEFT,
+              actorId: viewer.id,
+              userIds: [viewer.id],
+            },
+          },
+          now,
+        ),
+      ];
+      if (me.role === ParticipantRole.OWNER && conversation.kind === ConversationKind.GROUP) {
+        const heir = remaining[0];
+        heir.role = ParticipantRole.OWNER;
+        messages.push(
+          appendMessage(
+            em,
+            conversation,
+            {
+              kind: MessageKind.SYSTEM,
+              senderId: null,
+              text: `${await displayNames(em, [heir.userId])} is now the owner`,
+              systemEvent: {
+                type: SystemEventType.OWNER_CHANGED,
+                actorId: viewer.id,
+                userIds: [heir.userId],
+              },
+            },
+            now,
+          ),
+        );
+      }
+      return { conversation, messages, remaining: remaining.map((p) => p.userId) };
+    });
+    await this.publishMembership([viewer.id], { type: "left", conversationId, sinceSeq: 0 });
+    for (const message of change.messages) {
+      await this.messages.publishAdded(ctx, message, change.remaining);
+    }
+    await this.publishUpdated([...change.remaining, viewer.id], change.conversation);
+    return true;
+  }
+
+  /** The OWNER makes a member ADMIN or an ADMIN a MEMBER again. */
+  async setRole(
+    ctx: Context,
+    id: string,
+    userId: string,
+    role: ParticipantRole,
+  ): Promise<Conversation> {
+    const viewer = ctx.requireViewer();
+    const conversationId = assertUuid(id, "conversationId");
+    const targetId = assertUserId(userId, "userId");
+    if (role === ParticipantRole.OWNER) {
+      throw new BadUserInputError("role", "Ownership passes only when the OWNER leaves");
+    }
+    if (targetId === viewer.id) throw new BadUserInputError("userId", "The OWNER keeps their role");
+    const change = await ctx.em.transactional(async (em) => {
+      const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
+      assertGroup(conversation);
+      if (me.role !== ParticipantRole.OWNER) throw new ForbiddenError("Only the OWNER sets roles");
+      const target = await em.findOne(Participant, {
+        conversationId,
+        userId: targetId,
+        leftAt: null,
+      });
+      if (!target) throw new NotFoundError("Participant");
+      if (target.role === role) return null;
+      target.role = role;
+      const message = appendMessage(em, conversation, {
+        kind: MessageKind.SYSTEM,
+        senderId: null,
+        text: `${await displayNames(em, [targetId])} is now ${role === ParticipantRole.ADMIN ? "an admin" : "a member"}`,
+        systemEvent: {
+          type: SystemEventType.ROLE_CHANGED,
+          actorId: viewer.id,
+          userIds: [targetId],
+        },
+      });
+      return { conversation, message, audience: await currentMembers(em, conversationId) };
+    });
+    if (!change) return this.require(ctx, conversationId, "conversationId");
+    await this.messages.publishAdded(ctx, change.message, change.audience);
+    await this.publishUpdated(change.audience, change.conversation);
+    return change.conversation;
+  }
+
+  /** conversationUpdated for each user's inbox; after commit, losses only logged. */
+  async publishUpdated(userIds: string[], conversation: Conversation): Promise<void> {
+    const payload = toConversationPayload(conversation);
+    await Promise.all(
+      userIds.map((userId) =>
+        this.pubsub.publish(Topic.conversationUpdated(userId), payload).catch((error: unknown) => {
+          this.logger.warn({ err: error, userId }, "conversationUpdated publish failed");
+        }),
+      ),
+    );
   }
 
   /** After commit; a lost publish is recovered by clients resuming with afterSeq, so only log it. */
@@ -160,17 +429,23 @@ export class ConversationService {
   }
 }
 
-function activityCursor(conversation: Conversation): string {
-  return encodeCursor(
-    ACTIVITY_TAG,
-    `${conversation.lastActivityAt.toISOString()}|${conversation.id}`,
-  );
+const activityCursor = (c: Conversation) =>
+  encodeTimeIdCursor(ACTIVITY_TAG, c.lastActivityAt, c.id);
+
+function assertGroup(conversation: Conversation): void {
+  if (conversation.kind !== ConversationKind.GROUP) {
+    throw new BadUserInputError("conversationId", "A DIRECT conversation has exactly two members");
+  }
 }
 
-function decodeActivityCursor(cursor: string): [Date, string] {
-  const [iso, id] = decodeCursor(cursor, ACTIVITY_TAG, "after").split("|");
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime()) || !id)
-    throw new BadUserInputError("after", "after is not a valid cursor");
-  return [at, assertUuid(id, "after")];
+/** "Alice, Bob and Carol" for SYSTEM message text; ids stand in for unknown names. */
+async function displayNames(em: EntityManager, userIds: string[]): Promise<string> {
+  const rows = await em.execute<{ id: string; display_name: string | null }[]>(
+    `select id, display_name from app_user
+      where id in (select value from jsonb_array_elements_text(?::jsonb))`,
+    [JSON.stringify(userIds)],
+  );
+  const names = new Map(rows.map((r) => [r.id, r.display_name ?? r.id]));
+  const list = userIds.map((id) => names.get(id) ?? id);
+  return list.length > 1 ? `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}` : list[0];
 }

@@ -72,6 +72,14 @@ export class ConversationStreams {
     return audience;
   }
 
+  /** Events of a per-user topic (the viewer's own inbox), decoded per event. */
+  async userTopic<T>(topic: string, decode: (payload: unknown) => T): Promise<AsyncQueue<T>> {
+    let unsubscribe = () => {};
+    const queue = new AsyncQueue<T>(() => unsubscribe());
+    unsubscribe = await this.pubsub.subscribe(topic, (payload) => queue.push(decode(payload)));
+    return queue;
+  }
+
   open<T>(viewer: Viewer, options: StreamOptions<T>): Promise<AsyncQueue<T>> {
     return options.conversationId !== null
       ? this.one(viewer, options.conversationId, options)

@@ -1,5 +1,5 @@
 import { ArgsType, Field, ID, Int } from "type-graphql";
-import { PageArgs } from "../../core/pagination";
+import { ForwardPageArgs, PageArgs } from "../../core/pagination";
 
 @ArgsType()
 export class MessagesArgs extends PageArgs {
@@ -21,4 +21,22 @@ export class MessageAddedArgs {
       "Needs conversationId: first every stored message with seq > afterSeq, then live ones, with no gap and no duplicate.",
   })
   afterSeq?: number | null;
+}
+
+@ArgsType()
+export class MessageUpdatedArgs {
+  @Field(() => ID, {
+    nullable: true,
+    description: "Without it: every conversation the viewer is in.",
+  })
+  conversationId?: string | null;
+}
+
+@ArgsType()
+export class SearchMessagesArgs extends ForwardPageArgs {
+  @Field(() => String, { description: "Words to find; quotes for phrases, - to exclude." })
+  query!: string;
+
+  @Field(() => ID, { nullable: true, description: "Only this conversation." })
+  conversationId?: string | null;
 }

@@ -13,6 +13,7 @@ import { Conversation } from "../conversations/conversation.entity";
 import { User } from "../users/user.entity";
 import { Attachment } from "./attachment.type";
 import { MessageKind } from "./message.enums";
+import { SystemEvent } from "./system-event.type";
 
 @Entity({ tableName: "message" })
 @Unique({ name: "message_conversation_seq_unique", properties: ["conversationId", "seq"] })
@@ -28,7 +29,8 @@ export class Message {
     | "clientMessageId"
     | "createdAt"
     | "editedAt"
-    | "deletedAt";
+    | "deletedAt"
+    | "systemEvent";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -82,4 +84,9 @@ export class Message {
   @Field(() => Date, { nullable: true })
   @Property({ type: "Date", columnType: "timestamptz(3)", nullable: true })
   deletedAt: Date | null = null;
+
+  /** What a SYSTEM message records, for clients that render it in their own words. */
+  @Field(() => SystemEvent, { nullable: true, description: "Set on SYSTEM messages only." })
+  @Property({ type: "json", nullable: true })
+  systemEvent: SystemEvent | null = null;
 }

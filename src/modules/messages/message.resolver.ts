@@ -4,6 +4,7 @@ import {
   Authorized,
   Ctx,
   FieldResolver,
+  ID,
   Mutation,
   Query,
   Resolver,
@@ -16,10 +17,16 @@ import { mapAsyncIterator } from "../../core/async-queue";
 import type { Page } from "../../core/pagination";
 import { Conversation } from "../conversations/conversation.entity";
 import { User } from "../users/user.entity";
-import { MessageAddedArgs, MessagesArgs } from "./message.args";
+import {
+  MessageAddedArgs,
+  MessagesArgs,
+  MessageUpdatedArgs,
+  SearchMessagesArgs,
+} from "./message.args";
 import { Message } from "./message.entity";
 import type { MessageWithSender } from "./message.events";
 import { SendMessageInput } from "./message.input";
+import { SystemEvent } from "./system-event.type";
 import { MessageConnection } from "./message.payload";
 
 @Resolver(() => Message)
@@ -39,12 +46,62 @@ export class MessageResolver {
   }
 
   @Authorized()
+  @Query(() => MessageConnection, {
+    description:
+      "Full-text search in the viewer's conversations, newest first; deleted messages never match.",
+  })
+  searchMessages(@Args() args: SearchMessagesArgs, @Ctx() ctx: Context): Promise<Page<Message>> {
+    return ctx.app.messages.search(ctx, args);
+  }
+
+  @Authorized()
   @Mutation(() => Message)
   sendMessage(
     @Arg("input", () => SendMessageInput) input: SendMessageInput,
     @Ctx() ctx: Context,
   ): Promise<Message> {
     return ctx.app.messages.send(ctx, input);
+  }
+
+  @Authorized()
+  @Mutation(() => Message, {
+    description: `The sender's TEXT message, within the edit window (MESSAGE_EDIT_WINDOW_MINUTES).`,
+  })
+  editMessage(
+    @Arg("id", () => ID) id: string,
+    @Arg("text", () => String) text: string,
+    @Ctx() ctx: Context,
+  ): Promise<Message> {
+    return ctx.app.messages.edit(ctx, id, text);
+  }
+
+  @Authorized()
+  @Mutation(() => Message, {
+    description:
+      "Leaves a tombstone (text null, attachments empty, deletedAt set, seq kept). Repeating it is a no-op.",
+  })
+  deleteMessage(@Arg("id", () => ID) id: string, @Ctx() ctx: Context): Promise<Message> {
+    return ctx.app.messages.delete(ctx, id);
+  }
+
+  @Subscription(() => Message, {
+    description: "Edits and deletions (deletedAt set, text null), for one or every conversation.",
+    subscribe: async ({
+      args,
+      context,
+    }: SubscribeResolverData<unknown, MessageUpdatedArgs, Context>) => {
+      const stream = await context.app.messageStreams.messageUpdated(
+        context.requireViewer(),
+        args.conversationId,
+      );
+      return mapAsyncIterator(stream, (message) => {
+        context.renew();
+        return message;
+      });
+    },
+  })
+  messageUpdated(@Root() message: Message, @Args() _args: MessageUpdatedArgs): Message {
+    return message;
   }
 
   @Subscription(() => Message, {
@@ -74,10 +131,7 @@ export class MessageResolver {
   async sender(@Root() message: MessageWithSender, @Ctx() ctx: Context): Promise<User | null> {
     if (!message.senderId) return null;
     if (message.sender) return message.sender as User;
-    return (
-      (await ctx.loaders.user.load(message.senderId)) ??
-      Object.assign(new User(), { id: message.senderId })
-    );
+    return ctx.loaders.user.load(message.senderId);
   }
 
   @FieldResolver(() => Conversation)
@@ -93,9 +147,21 @@ export class MessageResolver {
     const readers = participants.filter(
       (p) => p.userId !== message.senderId && p.lastReadSeq >= message.seq,
     );
-    const users = await ctx.loaders.user.loadMany(readers.map((p) => p.userId));
-    return users.map((u, i) =>
-      u instanceof User ? u : Object.assign(new User(), { id: readers[i].userId }),
-    );
+    return Promise.all(readers.map((p) => ctx.loaders.user.load(p.userId)));
+  }
+}
+
+@Resolver(() => SystemEvent)
+export class SystemEventResolver {
+  @FieldResolver(() => User, {
+    description: "Who made the change; the leaver for PARTICIPANT_LEFT.",
+  })
+  actor(@Root() event: SystemEvent, @Ctx() ctx: Context): Promise<User> {
+    return ctx.loaders.user.load(event.actorId);
+  }
+
+  @FieldResolver(() => [User], { description: "The users the change was about." })
+  users(@Root() event: SystemEvent, @Ctx() ctx: Context): Promise<User[]> {
+    return Promise.all(event.userIds.map((id) => ctx.loaders.user.load(id)));
   }
 }

@@ -1,20 +1,41 @@
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
+import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Context } from "../../context";
 import type { Config } from "../../config";
-import { BadUserInputError, ConflictError, NotFoundError } from "../../core/errors";
+import {
+  BadUserInputError,
+  ConflictError,
+  EditWindowExpiredError,
+  ForbiddenError,
+  NotFoundError,
+} from "../../core/errors";
 import { assertUuid } from "../../core/ids";
-import { seqPage, seqWindow, type Page, type PageArgs } from "../../core/pagination";
+import {
+  decodeTimeIdCursor,
+  encodeTimeIdCursor,
+  pageSize,
+  seqPage,
+  seqWindow,
+  toPage,
+  type Page,
+  type PageArgs,
+} from "../../core/pagination";
 import { Topic, type PubSub } from "../../core/pubsub";
 import { assertNoNul, codePoints, optionalText } from "../../core/validation";
 import { Conversation } from "../conversations/conversation.entity";
+import { ConversationKind, ParticipantRole } from "../conversations/conversation.enums";
+import { currentMembers, lockConversation } from "../conversations/conversation.tx";
 import { Participant } from "../conversations/participant.entity";
+import { appendMessage } from "./message.append";
 import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
-import { toPayload, type MessageAddedEvent } from "./message.events";
+import { toPayload, type MessageAddedEvent, type MessageUpdatedEvent } from "./message.events";
+import type { SearchMessagesArgs } from "./message.args";
 import type { AttachmentInput, SendMessageInput } from "./message.input";
 
 const MAX_ATTACHMENTS = 10;
+const SEARCH_TAG = "search";
 const CLIENT_MESSAGE_ID = /^[\x21-\x7e]{1,100}$/;
 const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
 
@@ -61,38 +82,18 @@ export class MessageService {
     let audience: string[];
     try {
       [message, audience] = await ctx.em.transactional(async (em) => {
-        const conversation = await em.findOne(
-          Conversation,
-          { id: conversationId },
-          { lockMode: LockMode.PESSIMISTIC_WRITE },
-        );
-        const me = conversation
-          ? await em.findOne(Participant, { conversationId, userId: viewer.id, leftAt: null })
-          : null;
-        if (!conversation || !me) throw new NotFoundError("Conversation");
-
-        const now = new Date();
-        const created = em.create(Message, {
-          conversationId,
-          seq: conversation.lastSeq + 1,
-          senderId: viewer.id,
+        const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
+        const created = appendMessage(em, conversation, {
           kind: messageKind(attachments),
+          senderId: viewer.id,
           text,
           attachments,
           clientMessageId,
-          createdAt: now,
         });
-        conversation.lastSeq = created.seq;
-        conversation.lastMessageId = created.id;
-        conversation.lastActivityAt = now;
         // Sending reads everything before it.
         me.lastReadSeq = created.seq;
-        me.lastReadAt = now;
-        const members = await em.execute<{ user_id: string }[]>(
-          "select user_id from participant where conversation_id = ? and left_at is null",
-          [conversationId],
-        );
-        return [created, members.map((m) => m.user_id)] as const;
+        me.lastReadAt = created.createdAt;
+        return [created, await currentMembers(em, conversationId)] as const;
       });
     } catch (error) {
       // A concurrent retry with the same clientMessageId won the race: return its message.
@@ -104,15 +105,127 @@ export class MessageService {
     }
 
     ctx.loaders.message.prime(message.id, message);
-    const event: MessageAddedEvent = {
-      message: toPayload(message, { id: viewer.id, displayName: viewer.displayName }),
-      audience,
-    };
-    // The message is committed; a failed publish is recovered by subscribers resuming by seq.
-    await this.pubsub.publish(Topic.messageAdded(conversationId), event).catch((error: unknown) => {
+    await this.publishAdded(ctx, message, audience);
+    return message;
+  }
+
+  /** After commit. A lost publish is recovered: subscribers fill seq gaps from the database. */
+  async publishAdded(ctx: Context, message: Message, audience: string[]): Promise<void> {
+    const viewer = ctx.requireViewer();
+    const sender = message.senderId ? { id: viewer.id, displayName: viewer.displayName } : null;
+    const event: MessageAddedEvent = { message: toPayload(message, sender), audience };
+    await this.pubsub.publish(Topic.messageAdded(message.conversationId), event).catch((error) => {
       ctx.log.error({ err: error, messageId: message.id }, "messageAdded publish failed");
     });
+  }
+
+  /**
+   * Full-text search over the conversations the viewer is currently in (or one of them), newest
+   * first; deleted messages never match. Words match whole, in any language ('simple' config).
+   */
+  async search(ctx: Context, args: SearchMessagesArgs): Promise<Page<Message>> {
+    const viewer = ctx.requireViewer();
+    const query = optionalText(args.query, "query", 200);
+    if (!query) throw new BadUserInputError("query", "query must not be empty");
+    assertNoNul(query, "query");
+    const limit = pageSize(args.first, "first", this.config.limits);
+    const params: unknown[] = [viewer.id, query];
+    let where = "";
+    if (args.conversationId != null) {
+      const conversation = await ctx.app.conversations.require(
+        ctx,
+        args.conversationId,
+        "conversationId",
+      );
+      where += " and m.conversation_id = ?";
+      params.push(conversation.id);
+    }
+    if (args.after != null) {
+      where += " and (m.created_at, m.id) < (?, ?)";
+      params.push(...decodeTimeIdCursor(args.after, SEARCH_TAG, "after"));
+    }
+    params.push(limit + 1);
+    const rows = await ctx.em.execute(
+      `select m.* from message m
+         join participant p on p.conversation_id = m.conversation_id
+          and p.user_id = ? and p.left_at is null
+        where m.deleted_at is null
+          and to_tsvector('simple', coalesce(m.text, '')) @@ websearch_to_tsquery('simple', ?)${where}
+        order by m.created_at desc, m.id desc limit ?`,
+      params,
+    );
+    const items = rows.slice(0, limit).map((row) => ctx.em.map(Message, row));
+    return toPage(
+      items,
+      (m) => encodeTimeIdCursor(SEARCH_TAG, m.createdAt, m.id),
+      args.after != null,
+      rows.length > limit,
+    );
+  }
+
+  /** The sender's own TEXT message, not deleted, within the edit window. */
+  async edit(ctx: Context, id: string, rawText: string): Promise<Message> {
+    const viewer = ctx.requireViewer();
+    const messageId = assertUuid(id, "id");
+    const text = validateText(rawText, false, this.config.limits.messageMaxLength);
+    const windowMinutes = this.config.messageEditWindowMinutes;
+    const [message, audience] = await ctx.em.transactional(async (em) => {
+      const { message } = await lockMessage(em, messageId, viewer.id);
+      if (message.senderId !== viewer.id) {
+        throw new ForbiddenError("Only the sender can edit a message");
+      }
+      if (message.deletedAt)
+        throw new BadUserInputError("id", "A deleted message cannot be edited");
+      if (message.kind !== MessageKind.TEXT) {
+        throw new BadUserInputError("id", "Only TEXT messages can be edited");
+      }
+      if (Date.now() - message.createdAt.getTime() > windowMinutes * 60_000) {
+        throw new EditWindowExpiredError(windowMinutes);
+      }
+      message.text = text;
+      message.editedAt = new Date();
+      return [message, await currentMembers(em, message.conversationId)] as const;
+    });
+    await this.publishUpdated(ctx, message, audience);
     return message;
+  }
+
+  /**
+   * Leaves a tombstone (text null, attachments empty, deletedAt set, seq kept). The sender may
+   * delete their message; an OWNER or ADMIN of a GROUP any member's. Deleting twice is a no-op.
+   */
+  async delete(ctx: Context, id: string): Promise<Message> {
+    const viewer = ctx.requireViewer();
+    const messageId = assertUuid(id, "id");
+    const [message, audience] = await ctx.em.transactional(async (em) => {
+      const { message, me } = await lockMessage(em, messageId, viewer.id);
+      if (message.kind === MessageKind.SYSTEM) {
+        throw new ForbiddenError("SYSTEM messages cannot be deleted");
+      }
+      if (message.senderId !== viewer.id) {
+        const conversation = await em.findOneOrFail(Conversation, { id: message.conversationId });
+        const moderates =
+          conversation.kind === ConversationKind.GROUP && me.role !== ParticipantRole.MEMBER;
+        if (!moderates) throw new ForbiddenError("Only the sender or a group admin can delete it");
+      }
+      if (message.deletedAt) return [message, null] as const;
+      message.text = null;
+      message.attachments = [];
+      message.deletedAt = new Date();
+      return [message, await currentMembers(em, message.conversationId)] as const;
+    });
+    if (audience) await this.publishUpdated(ctx, message, audience);
+    return message;
+  }
+
+  private async publishUpdated(ctx: Context, message: Message, audience: string[]) {
+    const sender = message.senderId ? await ctx.loaders.user.load(message.senderId) : null;
+    const event: MessageUpdatedEvent = { message: toPayload(message, sender), audience };
+    await this.pubsub
+      .publish(Topic.messageUpdated(message.conversationId), event)
+      .catch((error) => {
+        ctx.log.error({ err: error, messageId: message.id }, "messageUpdated publish failed");
+      });
   }
 
   private async findByClientId(
@@ -185,4 +298,22 @@ function messageKind(attachments: Attachment[]): MessageKind {
   return attachments.every((a) => a.mimeType.startsWith("image/"))
     ? MessageKind.IMAGE
     : MessageKind.FILE;
+}
+
+/** Locks a message the viewer can see (a current participant of its conversation); NOT_FOUND else. */
+async function lockMessage(em: EntityManager, messageId: string, viewerId: string) {
+  const message = await em.findOne(
+    Message,
+    { id: messageId },
+    { lockMode: LockMode.PESSIMISTIC_WRITE },
+  );
+  const me = message
+    ? await em.findOne(Participant, {
+        conversationId: message.conversationId,
+        userId: viewerId,
+        leftAt: null,
+      })
+    : null;
+  if (!message || !me) throw new NotFoundError("Message");
+  return { message, me };
 }

@@ -4,10 +4,11 @@ import { User } from "./user.entity";
 
 export function createUserLoaders(em: EntityManager) {
   return {
-    user: new DataLoader<string, User | null>(async (ids) => {
+    /** Every referenced id has a row (foreign keys); a bare User covers a row not yet visible. */
+    user: new DataLoader<string, User>(async (ids) => {
       const users = await em.find(User, { id: { $in: [...ids] } });
       const byId = new Map(users.map((u) => [u.id, u]));
-      return ids.map((id) => byId.get(id) ?? null);
+      return ids.map((id) => byId.get(id) ?? Object.assign(new User(), { id }));
     }),
   };
 }

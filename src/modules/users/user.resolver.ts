@@ -9,16 +9,14 @@ export class UserResolver {
   @Query(() => User, { description: "The viewer, as identified by the access token." })
   async me(@Ctx() ctx: Context): Promise<User> {
     const viewer = ctx.requireViewer();
-    const user = await ctx.loaders.user.load(viewer.id);
-    return user ?? Object.assign(new User(), { id: viewer.id, displayName: viewer.displayName });
+    return ctx.loaders.user.load(viewer.id);
   }
 }
 
 @Resolver(() => Participant)
 export class ParticipantResolver {
   @FieldResolver(() => User)
-  async user(@Root() participant: Participant, @Ctx() ctx: Context): Promise<User> {
-    const user = await ctx.loaders.user.load(participant.userId);
-    return user ?? Object.assign(new User(), { id: participant.userId });
+  user(@Root() participant: Participant, @Ctx() ctx: Context): Promise<User> {
+    return ctx.loaders.user.load(participant.userId);
   }
 }

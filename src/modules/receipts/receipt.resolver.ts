@@ -1,0 +1,92 @@
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Authorized,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  type SubscribeResolverData,
+} from "type-graphql";
+import type { Context } from "../../context";
+import { mapAsyncIterator } from "../../core/async-queue";
+import { assertUuid } from "../../core/ids";
+import { Topic } from "../../core/pubsub";
+import { Conversation } from "../conversations/conversation.entity";
+import { audienceFeed } from "../conversations/conversation.stream";
+import { User } from "../users/user.entity";
+import { ReadReceipt, type ReadReceiptEvent } from "./read-receipt.type";
+
+@ArgsType()
+class ReadReceiptArgs {
+  @Field(() => ID, {
+    nullable: true,
+    description: "Without it: every conversation the viewer is in.",
+  })
+  conversationId?: string | null;
+}
+
+@Resolver(() => ReadReceipt)
+export class ReceiptResolver {
+  @Authorized()
+  @Mutation(() => Conversation, {
+    description:
+      "Moves the viewer's read position up to upToSeq (default: the latest message); never backwards.",
+  })
+  markRead(
+    @Arg("conversationId", () => ID) conversationId: string,
+    @Arg("upToSeq", () => Int, { nullable: true }) upToSeq: number | null,
+    @Ctx() ctx: Context,
+  ): Promise<Conversation> {
+    return ctx.app.receipts.markRead(ctx, conversationId, upToSeq);
+  }
+
+  @Authorized()
+  @Query(() => Int, {
+    description: "Sum of unreadCount over the viewer's conversations: the badge.",
+  })
+  unreadTotal(@Ctx() ctx: Context): Promise<number> {
+    return ctx.app.receipts.unreadTotal(ctx);
+  }
+
+  @Subscription(() => ReadReceipt, {
+    description:
+      "Read positions moving forward, the viewer's own included (to sync their other devices).",
+    subscribe: async ({
+      args,
+      context,
+    }: SubscribeResolverData<unknown, ReadReceiptArgs, Context>) => {
+      const { conversationStreams } = context.app;
+      const stream = await conversationStreams.open<ReadReceipt>(context.requireViewer(), {
+        conversationId:
+          args.conversationId != null ? assertUuid(args.conversationId, "conversationId") : null,
+        topic: Topic.readReceipt,
+        feed: audienceFeed<ReadReceiptEvent, ReadReceipt>(conversationStreams, (event) => ({
+          conversationId: event.conversationId,
+          user: event.user,
+          lastReadSeq: event.lastReadSeq,
+          readAt: new Date(event.readAt),
+        })),
+      });
+      return mapAsyncIterator(stream, (receipt) => {
+        context.renew();
+        return receipt;
+      });
+    },
+  })
+  readReceipt(@Root() receipt: ReadReceipt, @Args() _args: ReadReceiptArgs): ReadReceipt {
+    return receipt;
+  }
+
+  @FieldResolver(() => User)
+  user(@Root() receipt: ReadReceipt): User {
+    return Object.assign(new User(), receipt.user);
+  }
+}

@@ -1,0 +1,76 @@
+import type { Context } from "../../context";
+import { BadUserInputError } from "../../core/errors";
+import { assertUuid } from "../../core/ids";
+import { Topic, type PubSub } from "../../core/pubsub";
+import type { Conversation } from "../conversations/conversation.entity";
+import type { ConversationService } from "../conversations/conversation.service";
+import { currentMembers } from "../conversations/conversation.tx";
+import type { ReadReceiptEvent } from "./read-receipt.type";
+
+export class ReceiptService {
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly conversations: ConversationService,
+  ) {}
+
+  /**
+   * Moves the viewer's read position up to upToSeq (default and ceiling: the newest message),
+   * never backwards; publishes a receipt only when it moved.
+   */
+  async markRead(
+    ctx: Context,
+    id: string,
+    upToSeq: number | null | undefined,
+  ): Promise<Conversation> {
+    const viewer = ctx.requireViewer();
+    const conversationId = assertUuid(id, "conversationId");
+    if (upToSeq != null && upToSeq < 0) {
+      throw new BadUserInputError("upToSeq", "upToSeq must not be negative");
+    }
+    const moved = await ctx.em.transactional(async (em) => {
+      const rows = await em.execute<{ last_read_seq: number; last_read_at: Date }[]>(
+        `update participant p
+            set last_read_seq = least(coalesce(?::int, c.last_seq), c.last_seq), last_read_at = now()
+           from conversation c
+          where c.id = p.conversation_id and p.conversation_id = ? and p.user_id = ?
+            and p.left_at is null
+            and p.last_read_seq < least(coalesce(?::int, c.last_seq), c.last_seq)
+          returning p.last_read_seq, p.last_read_at`,
+        [upToSeq ?? null, conversationId, viewer.id, upToSeq ?? null],
+      );
+      return rows.length
+        ? { ...rows[0], audience: await currentMembers(em, conversationId) }
+        : null;
+    });
+    // Also the authorisation: a non-participant moved nothing and gets NOT_FOUND here.
+    const conversation = await this.conversations.require(ctx, conversationId, "conversationId");
+    if (moved) {
+      const event: ReadReceiptEvent = {
+        conversationId,
+        user: { id: viewer.id, displayName: viewer.displayName },
+        lastReadSeq: moved.last_read_seq,
+        readAt: new Date(moved.last_read_at).toISOString(),
+        audience: moved.audience,
+      };
+      await this.pubsub.publish(Topic.readReceipt(conversationId), event).catch((error) => {
+        ctx.log.error({ err: error, conversationId }, "readReceipt publish failed");
+      });
+    }
+    return conversation;
+  }
+
+  /** The badge: unread messages over all of the viewer's conversations, in one statement. */
+  async unreadTotal(ctx: Context): Promise<number> {
+    const viewer = ctx.requireViewer();
+    const [row] = await ctx.em.execute<{ total: number }[]>(
+      `select count(m.id)::int as total
+         from participant p
+         join message m on m.conversation_id = p.conversation_id and m.seq > p.last_read_seq
+        where p.user_id = ? and p.left_at is null
+          and m.deleted_at is null and m.kind <> 'SYSTEM'
+          and m.sender_id is distinct from p.user_id`,
+      [viewer.id],
+    );
+    return row.total;
+  }
+}
