@@ -27,13 +27,19 @@ import { ConversationService } from "./modules/conversations/conversation.servic
 import { ConversationStreams } from "./modules/conversations/conversation.stream";
 import { MessageService } from "./modules/messages/message.service";
 import { MessageStreams } from "./modules/messages/message.stream";
+import { PresenceService } from "./modules/presence/presence.service";
+import { createPresenceStore } from "./modules/presence/presence.store";
 import { ReceiptService } from "./modules/receipts/receipt.service";
+import { TypingService } from "./modules/typing/typing.service";
+import { createTypingStore } from "./modules/typing/typing.store";
 import { UserService } from "./modules/users/user.service";
 import { getSchema } from "./schema";
 
 export const GRAPHQL_PATH = "/graphql";
 /** graphql-ws close code for a refused or expired token, as graphql-ws itself uses for onConnect. */
 export const CLOSE_FORBIDDEN = 4403;
+/** Refused because the user has MAX_CONNECTIONS_PER_USER open; graphql-ws clients do not retry it. */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** setTimeout's ceiling; tokens living longer than ~24 days are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -90,8 +96,21 @@ export async function buildApp(
     }
     const users = new UserService();
     const conversationStreams = new ConversationStreams(orm, pubsub, logger);
-    const messages = new MessageService(config, pubsub);
-    const conversations = new ConversationService(config, pubsub, users, messages, logger);
+    const typing = new TypingService(
+      config.realtime,
+      createTypingStore(pubsub.redis, config.redisPrefix),
+      pubsub,
+      logger,
+    );
+    const presence = new PresenceService(
+      config.realtime,
+      createPresenceStore(pubsub.redis, config.redisPrefix),
+      pubsub,
+      orm,
+      logger,
+    );
+    const messages = new MessageService(config, pubsub, typing);
+    const conversations = new ConversationService(config, pubsub, users, messages, typing, logger);
     const services: AppServices = {
       config,
       orm,
@@ -104,6 +123,8 @@ export async function buildApp(
       conversationStreams,
       messageStreams: new MessageStreams(orm, conversationStreams, logger),
       receipts: new ReceiptService(pubsub, conversations),
+      typing,
+      presence,
     };
     return await wire(services, embedded);
   } catch (error) {
@@ -144,11 +165,21 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
           return false;
         }
         await services.users.ensureUser(services.orm.em.fork() as never, viewer);
+        if (!(await services.presence.connect(viewer.id))) {
+          ctx.extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connections for this user");
+          return false;
+        }
         ctx.extra.viewer = viewer;
         scheduleExpiry(ctx.extra, viewer.expiresAt);
         return true;
       },
-      onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
+      onClose: async (ctx) => {
+        clearTimeout(ctx.extra.expiryTimer);
+        const viewer = ctx.extra.viewer;
+        if (!viewer) return;
+        await services.presence.disconnect(viewer.id);
+        await services.typing.stopAll(services.orm.em.fork() as never, viewer);
+      },
       context: (ctx) => new Context(services, ctx.extra.viewer ?? null),
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors?.length) return;
@@ -179,6 +210,24 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
     ],
   });
   await apollo.start();
+
+  // Keep-alive: a peer that misses a pong between two pings is gone; drop it (presence follows).
+  const alive = new WeakSet<WebSocket>();
+  wsServer.on("connection", (socket) => {
+    alive.add(socket);
+    socket.on("pong", () => alive.add(socket));
+  });
+  const pinger = setInterval(() => {
+    for (const socket of wsServer.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, config.realtime.wsPingMs);
+  pinger.unref();
 
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
@@ -216,10 +265,13 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
       const address = httpServer.address() as AddressInfo;
       const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
       url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}${GRAPHQL_PATH}`;
+      services.presence.start();
       logger.info({ url }, "listening");
       return url;
     },
     async stop() {
+      clearInterval(pinger);
+      await services.presence.stop();
       // Apollo's drain stops accepting, finishes in-flight requests and disposes graphql-ws (1001).
       await apollo.stop();
       await services.pubsub.close();

@@ -41,6 +41,23 @@ export interface Config {
   messageEditWindowMinutes: number;
   /** Schema introspection; off by default in production. */
   introspection: boolean;
+  realtime: RealtimeConfig;
+}
+
+export interface RealtimeConfig {
+  /** A typing event lasts this long unless refreshed. */
+  typingTtlMs: number;
+  /** At most one typing event per user and conversation per this interval. */
+  typingThrottleMs: number;
+  /** How often an instance renews its connections in the presence registry. */
+  presenceHeartbeatMs: number;
+  /** An instance that stopped renewing for this long is dead; its users go OFFLINE. */
+  presenceTtlMs: number;
+  /** A user whose last connection closed stays ONLINE this long, so a quick reconnect never flickers. */
+  presenceGraceMs: number;
+  maxConnectionsPerUser: number;
+  /** WebSocket ping interval; a peer that misses a pong is dropped. */
+  wsPingMs: number;
 }
 
 export class ConfigError extends Error {
@@ -144,8 +161,26 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     messageEditWindowMinutes: int(env, "MESSAGE_EDIT_WINDOW_MINUTES", 15, 0, 60 * 24 * 365),
     introspection: bool(env, "INTROSPECTION", !production),
+    realtime: realtimeConfig(env),
   };
   return deepFreeze(config);
+}
+
+function realtimeConfig(env: Env): RealtimeConfig {
+  const presenceHeartbeatMs = int(env, "PRESENCE_HEARTBEAT_MS", 5_000, 50, 60_000);
+  const presenceTtlMs = int(env, "PRESENCE_TTL_MS", 15_000, 100, 120_000);
+  if (presenceTtlMs < presenceHeartbeatMs * 2) {
+    throw new ConfigError("PRESENCE_TTL_MS must be at least twice PRESENCE_HEARTBEAT_MS");
+  }
+  return {
+    typingTtlMs: int(env, "TYPING_TTL_MS", 5_000, 100, 60_000),
+    typingThrottleMs: int(env, "TYPING_THROTTLE_MS", 1_000, 0, 60_000),
+    presenceHeartbeatMs,
+    presenceTtlMs,
+    presenceGraceMs: int(env, "PRESENCE_GRACE_MS", 3_000, 0, 60_000),
+    maxConnectionsPerUser: int(env, "MAX_CONNECTIONS_PER_USER", 5, 1, 1000),
+    wsPingMs: int(env, "WS_PING_MS", 30_000, 100, 600_000),
+  };
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import DataLoader from "dataloader";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { Config } from "./config";
 import { UnauthenticatedError } from "./core/errors";
@@ -12,7 +13,10 @@ import type { ConversationStreams } from "./modules/conversations/conversation.s
 import { createMessageLoaders } from "./modules/messages/message.loaders";
 import type { MessageService } from "./modules/messages/message.service";
 import type { MessageStreams } from "./modules/messages/message.stream";
+import type { PresenceService } from "./modules/presence/presence.service";
+import { PresenceStatus, type Presence } from "./modules/presence/presence.type";
 import type { ReceiptService } from "./modules/receipts/receipt.service";
+import type { TypingService } from "./modules/typing/typing.service";
 import { createUserLoaders } from "./modules/users/user.loaders";
 import type { UserService } from "./modules/users/user.service";
 
@@ -29,16 +33,27 @@ export interface AppServices {
   conversationStreams: ConversationStreams;
   messageStreams: MessageStreams;
   receipts: ReceiptService;
+  typing: TypingService;
+  presence: PresenceService;
 }
 
-function createLoaders(em: EntityManager, viewer: Viewer | null) {
+function createLoaders(app: AppServices, em: EntityManager, viewer: Viewer | null) {
   return {
+    presence: new DataLoader<string, Presence>((ids) =>
+      viewer ? app.presence.statuses(em, viewer.id, ids) : Promise.resolve(ids.map(hidden)),
+    ),
     ...createUserLoaders(em),
     ...createConversationLoaders(em, viewer?.id ?? null),
     ...createMessageLoaders(em),
   };
 }
 export type Loaders = ReturnType<typeof createLoaders>;
+
+const hidden = (userId: string): Presence => ({
+  userId,
+  status: PresenceStatus.OFFLINE,
+  lastSeenAt: null,
+});
 
 /**
  * One context shape for HTTP and WebSocket. A subscription keeps its context for its lifetime, so
@@ -60,7 +75,7 @@ export class Context {
 
   renew(): void {
     this.em = this.app.orm.em.fork() as EntityManager;
-    this.loaders = createLoaders(this.em, this.viewer);
+    this.loaders = createLoaders(this.app, this.em, this.viewer);
   }
 
   requireViewer(): Viewer {

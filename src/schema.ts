@@ -5,7 +5,9 @@ import type { Context } from "./context";
 import { UnauthenticatedError } from "./core/errors";
 import { ConversationResolver } from "./modules/conversations/conversation.resolver";
 import { MessageResolver, SystemEventResolver } from "./modules/messages/message.resolver";
+import { PresenceResolver } from "./modules/presence/presence.resolver";
 import { ReceiptResolver } from "./modules/receipts/receipt.resolver";
+import { TypingResolver } from "./modules/typing/typing.resolver";
 import { ParticipantResolver, UserResolver } from "./modules/users/user.resolver";
 
 export const resolvers = [
@@ -15,6 +17,8 @@ export const resolvers = [
   MessageResolver,
   SystemEventResolver,
   ReceiptResolver,
+  TypingResolver,
+  PresenceResolver,
 ] as const;
 
 /** `@Authorized()` means signed in; finer rules (participant, moderator) live in the services. */

@@ -11,6 +11,8 @@ export type Listener = (payload: unknown) => void;
  */
 export interface PubSub {
   readonly mode: "redis" | "memory";
+  /** A Redis client for commands (shared state across instances); null when embedded. */
+  readonly redis: Redis | null;
   publish(topic: string, payload: object): Promise<void>;
   /** Resolves once the topic is subscribed (for Redis: after SUBSCRIBE is acknowledged). */
   subscribe(topic: string, listener: Listener): Promise<() => void>;
@@ -23,6 +25,8 @@ export const Topic = {
   messageUpdated: (conversationId: string) => `conversation:${conversationId}:message-updated`,
   readReceipt: (conversationId: string) => `conversation:${conversationId}:read-receipt`,
   conversationUpdated: (userId: string) => `user:${userId}:conversation-updated`,
+  typing: (conversationId: string) => `conversation:${conversationId}:typing`,
+  presence: (userId: string) => `user:${userId}:presence`,
   membership: (userId: string) => `user:${userId}:membership`,
 } as const;
 
@@ -50,6 +54,7 @@ async function createRedisPubSub(url: string, prefix: string, logger: Logger): P
   const engine = new RedisPubSub({ publisher, subscriber });
   return {
     mode: "redis",
+    redis: publisher,
     publish: (topic, payload) => engine.publish(prefix + topic, payload),
     async subscribe(topic, listener) {
       const id = await engine.subscribe(prefix + topic, listener);
@@ -67,6 +72,7 @@ function createMemoryPubSub(): PubSub {
   emitter.setMaxListeners(0);
   return {
     mode: "memory",
+    redis: null,
     async publish(topic, payload) {
       // Round-trip through JSON so embedded mode delivers exactly what Redis would.
       const decoded: unknown = JSON.parse(JSON.stringify(payload));

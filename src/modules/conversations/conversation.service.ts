@@ -19,6 +19,7 @@ import { appendMessage } from "../messages/message.append";
 import { MessageKind } from "../messages/message.enums";
 import type { MessageService } from "../messages/message.service";
 import { SystemEventType } from "../messages/system-event.type";
+import type { TypingService } from "../typing/typing.service";
 import type { UserService } from "../users/user.service";
 import { toConversationPayload } from "./conversation.events";
 import { currentMembers, lockConversation } from "./conversation.tx";
@@ -37,6 +38,7 @@ export class ConversationService {
     private readonly pubsub: PubSub,
     private readonly users: UserService,
     private readonly messages: MessageService,
+    private readonly typing: TypingService,
     private readonly logger: Logger,
   ) {}
 
@@ -287,6 +289,7 @@ export class ConversationService {
       return { conversation, message, remaining };
     });
     await this.publishMembership([targetId], { type: "left", conversationId, sinceSeq: 0 });
+    await this.typing.stop({ id: targetId, displayName: null }, conversationId, change.remaining);
     // The removed user still learns of their removal, and nothing after it.
     await this.messages.publishAdded(ctx, change.message, [...change.remaining, targetId]);
     await this.publishUpdated([...change.remaining, targetId], change.conversation);
@@ -354,6 +357,7 @@ export class ConversationService {
       return { conversation, messages, remaining: remaining.map((p) => p.userId) };
     });
     await this.publishMembership([viewer.id], { type: "left", conversationId, sinceSeq: 0 });
+    await this.typing.stop(viewer, conversationId, change.remaining);
     for (const message of change.messages) {
       await this.messages.publishAdded(ctx, message, change.remaining);
     }

@@ -31,6 +31,7 @@ import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
 import { toPayload, type MessageAddedEvent, type MessageUpdatedEvent } from "./message.events";
+import type { TypingService } from "../typing/typing.service";
 import type { SearchMessagesArgs } from "./message.args";
 import type { AttachmentInput, SendMessageInput } from "./message.input";
 
@@ -43,6 +44,7 @@ export class MessageService {
   constructor(
     private readonly config: Readonly<Config>,
     private readonly pubsub: PubSub,
+    private readonly typing: TypingService,
   ) {}
 
   /** A keyset page of a conversation the caller has already authorised. */
@@ -106,6 +108,10 @@ export class MessageService {
 
     ctx.loaders.message.prime(message.id, message);
     await this.publishAdded(ctx, message, audience);
+    // Sending ends typing at once.
+    await this.typing.stop(viewer, conversationId, audience).catch((error) => {
+      ctx.log.warn({ err: error }, "typing stop failed");
+    });
     return message;
   }
 

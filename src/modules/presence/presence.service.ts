@@ -1,0 +1,199 @@
+import { randomUUID } from "node:crypto";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { RealtimeConfig } from "../../config";
+import { AsyncQueue } from "../../core/async-queue";
+import type { Logger } from "../../core/logger";
+import { Topic, type PubSub } from "../../core/pubsub";
+import type { PresenceStore } from "./presence.store";
+import { Presence, PresenceStatus, type PresencePayload } from "./presence.type";
+
+/**
+ * Presence counts connections, not users: ONLINE when a user's first connection opens on any
+ * instance, OFFLINE when the last one closes (after a grace period, so a quick reconnect or a
+ * second device never flickers), or when the instance holding it stops renewing its entries.
+ */
+export class PresenceService {
+  readonly instanceId = randomUUID();
+  private readonly local = new Map<string, number>();
+  private readonly grace = new Map<string, NodeJS.Timeout>();
+  private ticker: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly config: Readonly<RealtimeConfig>,
+    private readonly store: PresenceStore,
+    private readonly pubsub: PubSub,
+    private readonly orm: MikroORM,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.ticker = setInterval(() => {
+      this.ticking = this.tick().catch((error) =>
+        this.logger.warn({ err: error }, "presence tick"),
+      );
+    }, this.config.presenceHeartbeatMs);
+    this.ticker.unref();
+  }
+
+  /** Stops renewing; entries expire and surviving instances (where clients reconnect) take over. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    for (const timer of this.grace.values()) clearTimeout(timer);
+    this.grace.clear();
+    await this.ticking;
+  }
+
+  /** A connection opened; false when the user already has the maximum open across instances. */
+  async connect(userId: string): Promise<boolean> {
+    const now = Date.now();
+    const total = await this.store.countConnections(userId, this.instanceId, 1, now);
+    if (total > this.config.maxConnectionsPerUser) {
+      await this.store.countConnections(userId, this.instanceId, -1, now);
+      return false;
+    }
+    const count = (this.local.get(userId) ?? 0) + 1;
+    this.local.set(userId, count);
+    if (count > 1) return true;
+    const pending = this.grace.get(userId);
+    if (pending) {
+      clearTimeout(pending);
+      this.grace.delete(userId);
+      return true;
+    }
+    const deadline = now + this.config.presenceTtlMs;
+    if (!(await this.store.markOnline(userId, this.instanceId, deadline, now))) {
+      await this.publish({ userId, status: PresenceStatus.ONLINE, lastSeenAt: null });
+    }
+    return true;
+  }
+
+  async disconnect(userId: string): Promise<void> {
+    if (this.stopped) return;
+    await this.store.countConnections(userId, this.instanceId, -1, Date.now());
+    const count = (this.local.get(userId) ?? 1) - 1;
+    if (count > 0) {
+      this.local.set(userId, count);
+      return;
+    }
+    this.local.delete(userId);
+    const timer = setTimeout(() => {
+      this.grace.delete(userId);
+      if (!this.local.has(userId)) void this.goOffline(userId);
+    }, this.config.presenceGraceMs);
+    this.grace.set(userId, timer);
+  }
+
+  private async goOffline(userId: string): Promise<void> {
+    try {
+      if (!(await this.store.markOffline(userId, this.instanceId, Date.now()))) {
+        await this.announceOffline([userId]);
+      }
+    } catch (error) {
+      this.logger.warn({ err: error, userId }, "presence offline failed");
+    }
+  }
+
+  private async announceOffline(userIds: string[]): Promise<void> {
+    if (!userIds.length) return;
+    const lastSeenAt = new Date();
+    await this.orm.em.fork().execute(
+      `update app_user set last_seen_at = ?
+          where id in (select value from jsonb_array_elements_text(?::jsonb))`,
+      [lastSeenAt, JSON.stringify(userIds)],
+    );
+    for (const userId of userIds) {
+      await this.publish({
+        userId,
+        status: PresenceStatus.OFFLINE,
+        lastSeenAt: lastSeenAt.toISOString(),
+      });
+    }
+  }
+
+  /** Renews this instance's entries and takes over those of instances that died. */
+  private async tick(): Promise<void> {
+    const now = Date.now();
+    const users = [...this.local.keys(), ...this.grace.keys()];
+    await this.store.heartbeat(this.instanceId, users, now + this.config.presenceTtlMs);
+    const orphans = await this.store.claimDead(now);
+    if (!orphans.length) return;
+    const still = await this.store.online(orphans, now);
+    await this.announceOffline(orphans.filter((userId) => !still.has(userId)));
+  }
+
+  /** Presence of users the viewer may see; everyone else reads OFFLINE with no lastSeenAt. */
+  async statuses(em: EntityManager, viewerId: string, userIds: readonly string[]) {
+    const visible = await visibleUsers(em, viewerId, userIds);
+    const online = await this.store.online([...visible.keys()], Date.now());
+    return userIds.map((userId): Presence => {
+      if (!visible.has(userId)) return { userId, status: PresenceStatus.OFFLINE, lastSeenAt: null };
+      return online.has(userId)
+        ? { userId, status: PresenceStatus.ONLINE, lastSeenAt: null }
+        : { userId, status: PresenceStatus.OFFLINE, lastSeenAt: visible.get(userId) ?? null };
+    });
+  }
+
+  /** Presence events of the visible ones among userIds (default: everyone sharing a conversation). */
+  async subscribe(
+    em: EntityManager,
+    viewerId: string,
+    userIds: readonly string[] | null,
+  ): Promise<AsyncQueue<Presence>> {
+    const ids = userIds ?? (await contacts(em, viewerId));
+    const visible = [...(await visibleUsers(em, viewerId, ids)).keys()];
+    const unsubscribes: Array<() => void> = [];
+    const queue = new AsyncQueue<Presence>(() => unsubscribes.forEach((u) => u()));
+    try {
+      for (const userId of visible) {
+        unsubscribes.push(
+          await this.pubsub.subscribe(Topic.presence(userId), (raw) => {
+            const event = raw as PresencePayload;
+            queue.push({
+              ...event,
+              lastSeenAt: event.lastSeenAt ? new Date(event.lastSeenAt) : null,
+            });
+          }),
+        );
+      }
+    } catch (error) {
+      await queue.return();
+      throw error;
+    }
+    return queue;
+  }
+
+  private async publish(payload: PresencePayload): Promise<void> {
+    await this.pubsub.publish(Topic.presence(payload.userId), payload).catch((error) => {
+      this.logger.warn({ err: error }, "presence publish failed");
+    });
+  }
+}
+
+/** The viewer and users sharing a current conversation with them, with their last_seen_at. */
+async function visibleUsers(em: EntityManager, viewerId: string, userIds: readonly string[]) {
+  const rows = await em.execute<{ id: string; last_seen_at: Date | null }[]>(
+    `select u.id, u.last_seen_at from app_user u
+      where u.id in (select value from jsonb_array_elements_text(?::jsonb))
+        and (u.id = ? or exists (
+          select 1 from participant mine
+            join participant theirs on theirs.conversation_id = mine.conversation_id
+           where mine.user_id = ? and mine.left_at is null
+             and theirs.user_id = u.id and theirs.left_at is null))`,
+    [JSON.stringify(userIds), viewerId, viewerId],
+  );
+  return new Map(rows.map((r) => [r.id, r.last_seen_at ? new Date(r.last_seen_at) : null]));
+}
+
+async function contacts(em: EntityManager, viewerId: string): Promise<string[]> {
+  const rows = await em.execute<{ user_id: string }[]>(
+    `select distinct theirs.user_id from participant mine
+       join participant theirs on theirs.conversation_id = mine.conversation_id
+      where mine.user_id = ? and mine.left_at is null and theirs.left_at is null
+        and theirs.user_id <> ?`,
+    [viewerId, viewerId],
+  );
+  return rows.map((r) => r.user_id);
+}

@@ -1,0 +1,143 @@
+import type { Redis } from "ioredis";
+
+/**
+ * The registry of open connections, per instance, with deadlines that each instance renews by
+ * heartbeat. A user is online while any instance holds a live entry for them; the entries of an
+ * instance that stopped renewing (crashed) are claimed by a surviving instance and removed.
+ */
+export interface PresenceStore {
+  /** Adds delta to the user's connections on this instance; returns the total on live instances. */
+  countConnections(userId: string, instanceId: string, delta: number, now: number): Promise<number>;
+  /** Records the user on this instance; true when the user was already online somewhere. */
+  markOnline(userId: string, instanceId: string, deadline: number, now: number): Promise<boolean>;
+  /** Removes the user from this instance; true when they are still online elsewhere. */
+  markOffline(userId: string, instanceId: string, now: number): Promise<boolean>;
+  heartbeat(instanceId: string, userIds: string[], deadline: number): Promise<void>;
+  /** Dead instances' users, each instance claimed by one caller only, and their entries removed. */
+  claimDead(now: number): Promise<string[]>;
+  online(userIds: string[], now: number): Promise<Set<string>>;
+}
+
+export function createPresenceStore(redis: Redis | null, prefix: string): PresenceStore {
+  return redis ? new RedisPresenceStore(redis, prefix) : new MemoryPresenceStore();
+}
+
+class RedisPresenceStore implements PresenceStore {
+  private readonly instances: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.instances = `${prefix}presence:instances`;
+  }
+
+  private user = (userId: string) => `${this.prefix}presence:user:${userId}`;
+  private counts = (userId: string) => `${this.prefix}presence:count:${userId}`;
+  private members = (instanceId: string) => `${this.prefix}presence:instance:${instanceId}`;
+
+  async countConnections(userId: string, instanceId: string, delta: number, now: number) {
+    await this.redis.hincrby(this.counts(userId), instanceId, delta);
+    const counts = await this.redis.hgetall(this.counts(userId));
+    const ids = Object.keys(counts);
+    const deadlines = ids.length ? await this.redis.zmscore(this.instances, ...ids) : [];
+    return ids.reduce(
+      (total, id, i) =>
+        id === instanceId || Number(deadlines[i] ?? 0) > now ? total + Number(counts[id]) : total,
+      0,
+    );
+  }
+
+  async markOnline(userId: string, instanceId: string, deadline: number, now: number) {
+    const before = await this.redis.hgetall(this.user(userId));
+    await this.redis
+      .multi()
+      .hset(this.user(userId), instanceId, deadline)
+      .sadd(this.members(instanceId), userId)
+      .zadd(this.instances, deadline, instanceId)
+      .exec();
+    return Object.entries(before).some(([id, until]) => id !== instanceId && Number(until) > now);
+  }
+
+  async markOffline(userId: string, instanceId: string, now: number) {
+    await this.redis
+      .multi()
+      .hdel(this.user(userId), instanceId)
+      .hdel(this.counts(userId), instanceId)
+      .srem(this.members(instanceId), userId)
+      .exec();
+    const rest = await this.redis.hgetall(this.user(userId));
+    return Object.values(rest).some((until) => Number(until) > now);
+  }
+
+  async heartbeat(instanceId: string, userIds: string[], deadline: number) {
+    const multi = this.redis.multi().zadd(this.instances, deadline, instanceId);
+    for (const userId of userIds) multi.hset(this.user(userId), instanceId, deadline);
+    await multi.exec();
+  }
+
+  async claimDead(now: number) {
+    const dead = await this.redis.zrangebyscore(this.instances, "-inf", now);
+    const orphans: string[] = [];
+    for (const instanceId of dead) {
+      // ZREM succeeds for exactly one claimant.
+      if ((await this.redis.zrem(this.instances, instanceId)) !== 1) continue;
+      const userIds = await this.redis.smembers(this.members(instanceId));
+      for (const userId of userIds) {
+        await this.redis
+          .multi()
+          .hdel(this.user(userId), instanceId)
+          .hdel(this.counts(userId), instanceId)
+          .exec();
+      }
+      await this.redis.del(this.members(instanceId));
+      orphans.push(...userIds);
+    }
+    return [...new Set(orphans)];
+  }
+
+  async online(userIds: string[], now: number) {
+    const multi = this.redis.multi();
+    for (const userId of userIds) multi.hvals(this.user(userId));
+    const results = (await multi.exec()) ?? [];
+    return new Set(
+      userIds.filter((_, i) =>
+        ((results[i]?.[1] as string[] | undefined) ?? []).some((until) => Number(until) > now),
+      ),
+    );
+  }
+}
+
+/** One embedded instance: its own connections are the whole truth. */
+class MemoryPresenceStore implements PresenceStore {
+  private readonly connections = new Map<string, number>();
+  private readonly onlineUsers = new Set<string>();
+
+  async countConnections(userId: string, _instanceId: string, delta: number) {
+    const total = (this.connections.get(userId) ?? 0) + delta;
+    if (total > 0) this.connections.set(userId, total);
+    else this.connections.delete(userId);
+    return total;
+  }
+
+  async markOnline(userId: string) {
+    const was = this.onlineUsers.has(userId);
+    this.onlineUsers.add(userId);
+    return was;
+  }
+
+  async markOffline(userId: string) {
+    this.onlineUsers.delete(userId);
+    return false;
+  }
+
+  async heartbeat() {}
+
+  async claimDead() {
+    return [];
+  }
+
+  async online(userIds: string[]) {
+    return new Set(userIds.filter((id) => this.onlineUsers.has(id)));
+  }
+}
