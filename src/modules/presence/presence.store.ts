@@ -48,26 +48,48 @@ class RedisPresenceStore implements PresenceStore {
     );
   }
 
+  // Check and change in one script: two instances racing must not both announce a change.
   async markOnline(userId: string, instanceId: string, deadline: number, now: number) {
-    const before = await this.redis.hgetall(this.user(userId));
-    await this.redis
-      .multi()
-      .hset(this.user(userId), instanceId, deadline)
-      .sadd(this.members(instanceId), userId)
-      .zadd(this.instances, deadline, instanceId)
-      .exec();
-    return Object.entries(before).some(([id, until]) => id !== instanceId && Number(until) > now);
+    const elsewhere = await this.redis.eval(
+      `local entries = redis.call('HGETALL', KEYS[1])
+       local found = 0
+       for i = 1, #entries, 2 do
+         if entries[i] ~= ARGV[1] and tonumber(entries[i + 1]) > tonumber(ARGV[3]) then found = 1 end
+       end
+       redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+       redis.call('SADD', KEYS[2], ARGV[4])
+       redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+       return found`,
+      3,
+      this.user(userId),
+      this.members(instanceId),
+      this.instances,
+      instanceId,
+      deadline,
+      now,
+      userId,
+    );
+    return elsewhere === 1;
   }
 
   async markOffline(userId: string, instanceId: string, now: number) {
-    await this.redis
-      .multi()
-      .hdel(this.user(userId), instanceId)
-      .hdel(this.counts(userId), instanceId)
-      .srem(this.members(instanceId), userId)
-      .exec();
-    const rest = await this.redis.hgetall(this.user(userId));
-    return Object.values(rest).some((until) => Number(until) > now);
+    const elsewhere = await this.redis.eval(
+      `redis.call('HDEL', KEYS[1], ARGV[1])
+       redis.call('HDEL', KEYS[2], ARGV[1])
+       redis.call('SREM', KEYS[3], ARGV[3])
+       for _, deadline in ipairs(redis.call('HVALS', KEYS[1])) do
+         if tonumber(deadline) > tonumber(ARGV[2]) then return 1 end
+       end
+       return 0`,
+      3,
+      this.user(userId),
+      this.counts(userId),
+      this.members(instanceId),
+      instanceId,
+      now,
+      userId,
+    );
+    return elsewhere === 1;
   }
 
   async heartbeat(instanceId: string, userIds: string[], deadline: number) {

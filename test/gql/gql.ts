@@ -1,0 +1,46 @@
+/* eslint-disable */
+import * as types from './graphql';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "fragment MessageFields on Message {\n  id\n  conversationId\n  seq\n  kind\n  text\n  clientMessageId\n  createdAt\n  editedAt\n  deletedAt\n  sender {\n    id\n    displayName\n  }\n  attachments {\n    mediaId\n    url\n    mimeType\n    name\n    size\n    width\n    height\n  }\n}\n\nquery Me {\n  me {\n    id\n    displayName\n  }\n}\n\nquery Conversations($first: Int, $after: String, $search: String) {\n  conversations(first: $first, after: $after, search: $search) {\n    edges {\n      cursor\n      node {\n        id\n        kind\n        title\n        subject\n        lastSeq\n        lastActivityAt\n        unreadCount\n        participants {\n          role\n          lastReadSeq\n          user {\n            id\n            displayName\n          }\n        }\n        lastMessage {\n          ...MessageFields\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}\n\nmutation CreateConversation($input: CreateConversationInput!) {\n  createConversation(input: $input) {\n    id\n    kind\n    title\n    subject\n    lastSeq\n    createdAt\n    participants {\n      role\n      user {\n        id\n        displayName\n      }\n    }\n  }\n}\n\nmutation SendMessage($input: SendMessageInput!) {\n  sendMessage(input: $input) {\n    ...MessageFields\n  }\n}\n\nquery Messages($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n  messages(\n    conversationId: $conversationId\n    first: $first\n    after: $after\n    last: $last\n    before: $before\n  ) {\n    edges {\n      cursor\n      node {\n        ...MessageFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      hasPreviousPage\n      startCursor\n      endCursor\n    }\n  }\n}\n\nsubscription MessageAdded($conversationId: ID, $afterSeq: Int) {\n  messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) {\n    ...MessageFields\n  }\n}": typeof types.MessageFieldsFragmentDoc,
+};
+const documents: Documents = {
+    "fragment MessageFields on Message {\n  id\n  conversationId\n  seq\n  kind\n  text\n  clientMessageId\n  createdAt\n  editedAt\n  deletedAt\n  sender {\n    id\n    displayName\n  }\n  attachments {\n    mediaId\n    url\n    mimeType\n    name\n    size\n    width\n    height\n  }\n}\n\nquery Me {\n  me {\n    id\n    displayName\n  }\n}\n\nquery Conversations($first: Int, $after: String, $search: String) {\n  conversations(first: $first, after: $after, search: $search) {\n    edges {\n      cursor\n      node {\n        id\n        kind\n        title\n        subject\n        lastSeq\n        lastActivityAt\n        unreadCount\n        participants {\n          role\n          lastReadSeq\n          user {\n            id\n            displayName\n          }\n        }\n        lastMessage {\n          ...MessageFields\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}\n\nmutation CreateConversation($input: CreateConversationInput!) {\n  createConversation(input: $input) {\n    id\n    kind\n    title\n    subject\n    lastSeq\n    createdAt\n    participants {\n      role\n      user {\n        id\n        displayName\n      }\n    }\n  }\n}\n\nmutation SendMessage($input: SendMessageInput!) {\n  sendMessage(input: $input) {\n    ...MessageFields\n  }\n}\n\nquery Messages($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n  messages(\n    conversationId: $conversationId\n    first: $first\n    after: $after\n    last: $last\n    before: $before\n  ) {\n    edges {\n      cursor\n      node {\n        ...MessageFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      hasPreviousPage\n      startCursor\n      endCursor\n    }\n  }\n}\n\nsubscription MessageAdded($conversationId: ID, $afterSeq: Int) {\n  messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) {\n    ...MessageFields\n  }\n}": types.MessageFieldsFragmentDoc,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "fragment MessageFields on Message {\n  id\n  conversationId\n  seq\n  kind\n  text\n  clientMessageId\n  createdAt\n  editedAt\n  deletedAt\n  sender {\n    id\n    displayName\n  }\n  attachments {\n    mediaId\n    url\n    mimeType\n    name\n    size\n    width\n    height\n  }\n}\n\nquery Me {\n  me {\n    id\n    displayName\n  }\n}\n\nquery Conversations($first: Int, $after: String, $search: String) {\n  conversations(first: $first, after: $after, search: $search) {\n    edges {\n      cursor\n      node {\n        id\n        kind\n        title\n        subject\n        lastSeq\n        lastActivityAt\n        unreadCount\n        participants {\n          role\n          lastReadSeq\n          user {\n            id\n            displayName\n          }\n        }\n        lastMessage {\n          ...MessageFields\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}\n\nmutation CreateConversation($input: CreateConversationInput!) {\n  createConversation(input: $input) {\n    id\n    kind\n    title\n    subject\n    lastSeq\n    createdAt\n    participants {\n      role\n      user {\n        id\n        displayName\n      }\n    }\n  }\n}\n\nmutation SendMessage($input: SendMessageInput!) {\n  sendMessage(input: $input) {\n    ...MessageFields\n  }\n}\n\nquery Messages($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n  messages(\n    conversationId: $conversationId\n    first: $first\n    after: $after\n    last: $last\n    before: $before\n  ) {\n    edges {\n      cursor\n      node {\n        ...MessageFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      hasPreviousPage\n      startCursor\n      endCursor\n    }\n  }\n}\n\nsubscription MessageAdded($conversationId: ID, $afterSeq: Int) {\n  messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) {\n    ...MessageFields\n  }\n}"): (typeof documents)["fragment MessageFields on Message {\n  id\n  conversationId\n  seq\n  kind\n  text\n  clientMessageId\n  createdAt\n  editedAt\n  deletedAt\n  sender {\n    id\n    displayName\n  }\n  attachments {\n    mediaId\n    url\n    mimeType\n    name\n    size\n    width\n    height\n  }\n}\n\nquery Me {\n  me {\n    id\n    displayName\n  }\n}\n\nquery Conversations($first: Int, $after: String, $search: String) {\n  conversations(first: $first, after: $after, search: $search) {\n    edges {\n      cursor\n      node {\n        id\n        kind\n        title\n        subject\n        lastSeq\n        lastActivityAt\n        unreadCount\n        participants {\n          role\n          lastReadSeq\n          user {\n            id\n            displayName\n          }\n        }\n        lastMessage {\n          ...MessageFields\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}\n\nmutation CreateConversation($input: CreateConversationInput!) {\n  createConversation(input: $input) {\n    id\n    kind\n    title\n    subject\n    lastSeq\n    createdAt\n    participants {\n      role\n      user {\n        id\n        displayName\n      }\n    }\n  }\n}\n\nmutation SendMessage($input: SendMessageInput!) {\n  sendMessage(input: $input) {\n    ...MessageFields\n  }\n}\n\nquery Messages($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n  messages(\n    conversationId: $conversationId\n    first: $first\n    after: $after\n    last: $last\n    before: $before\n  ) {\n    edges {\n      cursor\n      node {\n        ...MessageFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      hasPreviousPage\n      startCursor\n      endCursor\n    }\n  }\n}\n\nsubscription MessageAdded($conversationId: ID, $afterSeq: Int) {\n  messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) {\n    ...MessageFields\n  }\n}"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
