@@ -6,7 +6,8 @@ import express from "express";
 import { ApolloServer } from "@apollo/server";
 import { expressMiddleware } from "@as-integrations/express5";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import type { GraphQLError, GraphQLFormattedError } from "graphql";
+import { specifiedRules, validate, type GraphQLError, type GraphQLFormattedError } from "graphql";
+import { ApolloArmor } from "@escape.tech/graphql-armor";
 import { WebSocketServer, type WebSocket } from "ws";
 import { useServer, type Extra } from "graphql-ws/use/ws";
 import type { MikroORM } from "@mikro-orm/postgresql";
@@ -27,6 +28,12 @@ import { ConversationService } from "./modules/conversations/conversation.servic
 import { ConversationStreams } from "./modules/conversations/conversation.stream";
 import { MessageService } from "./modules/messages/message.service";
 import { MessageStreams } from "./modules/messages/message.stream";
+import { RateLimiters } from "./core/rate-limit";
+import { BlockService } from "./modules/moderation/block.service";
+import { ChatPolicy } from "./modules/moderation/chat-policy";
+import { ContentGuard } from "./modules/moderation/content.guard";
+import { ReportService } from "./modules/moderation/report.service";
+import type { Safety } from "./modules/moderation/safety";
 import { PresenceService } from "./modules/presence/presence.service";
 import { createPresenceStore } from "./modules/presence/presence.store";
 import { ReceiptService } from "./modules/receipts/receipt.service";
@@ -95,12 +102,21 @@ export async function buildApp(
       );
     }
     const users = new UserService();
+    const limiters = new RateLimiters(config.safety, pubsub.redis, config.redisPrefix);
+    const blocks = new BlockService(pubsub);
+    const safety: Safety = {
+      limiters,
+      content: new ContentGuard(config.safety, limiters),
+      policy: new ChatPolicy(config.safety, logger),
+      blocks,
+    };
     const conversationStreams = new ConversationStreams(orm, pubsub, logger);
     const typing = new TypingService(
       config.realtime,
       createTypingStore(pubsub.redis, config.redisPrefix),
       pubsub,
       logger,
+      safety,
     );
     const presence = new PresenceService(
       config.realtime,
@@ -109,8 +125,16 @@ export async function buildApp(
       orm,
       logger,
     );
-    const messages = new MessageService(config, pubsub, typing);
-    const conversations = new ConversationService(config, pubsub, users, messages, typing, logger);
+    const messages = new MessageService(config, pubsub, typing, safety);
+    const conversations = new ConversationService(
+      config,
+      pubsub,
+      users,
+      messages,
+      typing,
+      safety,
+      logger,
+    );
     const services: AppServices = {
       config,
       orm,
@@ -125,6 +149,9 @@ export async function buildApp(
       receipts: new ReceiptService(pubsub, conversations),
       typing,
       presence,
+      safety,
+      blocks,
+      reports: new ReportService(config, limiters),
     };
     return await wire(services, embedded);
   } catch (error) {
@@ -144,8 +171,10 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: GRAPHQL_PATH,
-    maxPayload: 64 * 1024,
+    // A bigger frame closes the socket with 1009 (message too big).
+    maxPayload: config.safety.maxWsPayloadBytes,
   });
+  const armor = requestLimits(config);
   const report = (requestId: string) => (error: unknown) =>
     logger.error({ err: error, requestId }, "unexpected error");
   const maskAll = (errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] =>
@@ -154,6 +183,8 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
   const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
+      validate: (schema, document) =>
+        validate(schema, document, [...specifiedRules, ...armor.validationRules]),
       connectionInitWaitTimeout: 3_000,
       onConnect: async (ctx) => {
         const token = connectionParamsToken(ctx.connectionParams);
@@ -162,6 +193,12 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
         try {
           viewer = await services.verifyToken(token);
         } catch {
+          return false;
+        }
+        try {
+          await services.safety.limiters.consume("connections", viewer.id);
+        } catch {
+          ctx.extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connection attempts");
           return false;
         }
         await services.users.ensureUser(services.orm.em.fork() as never, viewer);
@@ -195,8 +232,13 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
     schema,
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGTERM; Apollo's own handler would race app.stop(), whose apollo.stop() then hangs.
+    stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskError(formatted, error, report("http")),
+    validationRules: armor.validationRules,
+    allowBatchedHttpRequests: false,
     plugins: [
+      ...armor.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer }),
       {
         async serverWillStart() {
@@ -234,7 +276,7 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
   });
   app.use(
     GRAPHQL_PATH,
-    express.json({ limit: "1mb" }),
+    express.json({ limit: config.safety.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const header = req.get("x-request-id");
@@ -249,6 +291,23 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
         return ctx;
       },
     }),
+  );
+  // Bodies that never reach GraphQL (too large, not JSON) still get a GraphQL-shaped answer.
+  app.use(
+    (
+      error: { type?: string; status?: number },
+      _req: express.Request,
+      res: express.Response,
+      next: express.NextFunction,
+    ) => {
+      const status = error.type === "entity.too.large" ? 413 : error.status;
+      if (!status || status >= 500) return next(error);
+      const message =
+        status === 413
+          ? `Request body over ${config.safety.maxBodyBytes} bytes`
+          : "Malformed request body";
+      res.status(status).json({ errors: [{ message, extensions: { code: "BAD_REQUEST" } }] });
+    },
   );
 
   let url = "";
@@ -291,4 +350,17 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
       Math.max(0, Math.min(delay, MAX_TIMER_MS)),
     );
   }
+}
+
+/** Depth, cost, alias, directive and token limits from graphql-armor, for HTTP and WebSocket. */
+function requestLimits(config: Readonly<Config>) {
+  const limits = config.safety;
+  return new ApolloArmor({
+    maxDepth: { n: limits.maxQueryDepth },
+    costLimit: { maxCost: limits.maxQueryCost },
+    maxAliases: { n: limits.maxAliases },
+    maxDirectives: { n: limits.maxDirectives },
+    maxTokens: { n: limits.maxTokens },
+    blockFieldSuggestion: { enabled: config.production },
+  }).protect();
 }

@@ -42,6 +42,41 @@ export interface Config {
   /** Schema introspection; off by default in production. */
   introspection: boolean;
   realtime: RealtimeConfig;
+  safety: SafetyConfig;
+}
+
+export interface RateLimit {
+  points: number;
+  windowMs: number;
+}
+
+export interface SafetyConfig {
+  rateLimits: {
+    messages: RateLimit;
+    conversations: RateLimit;
+    reports: RateLimit;
+    typing: RateLimit;
+    connections: RateLimit;
+  };
+  /** Words (whole, case-insensitive), regular expressions and link domains a message may not contain. */
+  denyWords: string[];
+  denyPatterns: RegExp[];
+  denyDomains: string[];
+  /** The same text from one user more than floodMaxRepeats times within floodWindowMs is refused. */
+  floodMaxRepeats: number;
+  floodWindowMs: number;
+  /** Asked before conversations are created or participants added; null: everyone may chat. */
+  policyUrl: string | null;
+  policyToken: string | null;
+  policyTimeoutMs: number;
+  maxQueryDepth: number;
+  maxQueryCost: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  /** Bytes of an HTTP request body and of a graphql-ws message. */
+  maxBodyBytes: number;
+  maxWsPayloadBytes: number;
 }
 
 export interface RealtimeConfig {
@@ -162,8 +197,61 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     messageEditWindowMinutes: int(env, "MESSAGE_EDIT_WINDOW_MINUTES", 15, 0, 60 * 24 * 365),
     introspection: bool(env, "INTROSPECTION", !production),
     realtime: realtimeConfig(env),
+    safety: safetyConfig(env),
   };
   return deepFreeze(config);
+}
+
+function list(env: Env, name: string): string[] {
+  return (str(env, name) ?? "")
+    .split(",")
+    .map((item) => item.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+function rateLimit(env: Env, name: string, points: number, windowMs: number): RateLimit {
+  return {
+    points: int(env, `${name}_RATE_LIMIT`, points, 1, 1_000_000),
+    windowMs: int(env, `${name}_RATE_WINDOW_MS`, windowMs, 100, 86_400_000),
+  };
+}
+
+function safetyConfig(env: Env): SafetyConfig {
+  const rawPatterns = str(env, "CONTENT_DENY_PATTERNS");
+  let denyPatterns: RegExp[] = [];
+  if (rawPatterns) {
+    try {
+      const parsed: unknown = JSON.parse(rawPatterns);
+      if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) throw new Error();
+      denyPatterns = parsed.map((p: string) => new RegExp(p, "iu"));
+    } catch {
+      throw new ConfigError("CONTENT_DENY_PATTERNS must be a JSON array of regular expressions");
+    }
+  }
+  return {
+    rateLimits: {
+      messages: rateLimit(env, "MESSAGE", 20, 60_000),
+      conversations: rateLimit(env, "CONVERSATION", 10, 60_000),
+      reports: rateLimit(env, "REPORT", 10, 3_600_000),
+      typing: rateLimit(env, "TYPING", 60, 60_000),
+      connections: rateLimit(env, "CONNECTION", 30, 60_000),
+    },
+    denyWords: list(env, "CONTENT_DENY_WORDS"),
+    denyPatterns,
+    denyDomains: list(env, "CONTENT_DENY_DOMAINS"),
+    floodMaxRepeats: int(env, "FLOOD_MAX_REPEATS", 3, 1, 1_000_000),
+    floodWindowMs: int(env, "FLOOD_WINDOW_MS", 30_000, 100, 86_400_000),
+    policyUrl: url(env, "CHAT_POLICY_URL", ["http:", "https:"]),
+    policyToken: str(env, "CHAT_POLICY_TOKEN"),
+    policyTimeoutMs: int(env, "CHAT_POLICY_TIMEOUT_MS", 2_000, 50, 60_000),
+    maxQueryDepth: int(env, "MAX_QUERY_DEPTH", 12, 2, 100),
+    maxQueryCost: int(env, "MAX_QUERY_COST", 5_000, 10, 1_000_000),
+    maxAliases: int(env, "MAX_ALIASES", 15, 1, 1000),
+    maxDirectives: int(env, "MAX_DIRECTIVES", 50, 1, 1000),
+    maxTokens: int(env, "MAX_TOKENS", 5_000, 100, 1_000_000),
+    maxBodyBytes: int(env, "MAX_BODY_BYTES", 1_048_576, 1024, 100 * 1_048_576),
+    maxWsPayloadBytes: int(env, "MAX_WS_PAYLOAD_BYTES", 65_536, 1024, 16 * 1_048_576),
+  };
 }
 
 function realtimeConfig(env: Env): RealtimeConfig {

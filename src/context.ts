@@ -13,6 +13,9 @@ import type { ConversationStreams } from "./modules/conversations/conversation.s
 import { createMessageLoaders } from "./modules/messages/message.loaders";
 import type { MessageService } from "./modules/messages/message.service";
 import type { MessageStreams } from "./modules/messages/message.stream";
+import type { BlockService } from "./modules/moderation/block.service";
+import type { ReportService } from "./modules/moderation/report.service";
+import type { Safety } from "./modules/moderation/safety";
 import type { PresenceService } from "./modules/presence/presence.service";
 import { PresenceStatus, type Presence } from "./modules/presence/presence.type";
 import type { ReceiptService } from "./modules/receipts/receipt.service";
@@ -35,6 +38,9 @@ export interface AppServices {
   receipts: ReceiptService;
   typing: TypingService;
   presence: PresenceService;
+  safety: Safety;
+  blocks: BlockService;
+  reports: ReportService;
 }
 
 function createLoaders(app: AppServices, em: EntityManager, viewer: Viewer | null) {

@@ -5,6 +5,7 @@ import type { Context } from "./context";
 import { UnauthenticatedError } from "./core/errors";
 import { ConversationResolver } from "./modules/conversations/conversation.resolver";
 import { MessageResolver, SystemEventResolver } from "./modules/messages/message.resolver";
+import { ModerationResolver } from "./modules/moderation/moderation.resolver";
 import { PresenceResolver } from "./modules/presence/presence.resolver";
 import { ReceiptResolver } from "./modules/receipts/receipt.resolver";
 import { TypingResolver } from "./modules/typing/typing.resolver";
@@ -19,6 +20,7 @@ export const resolvers = [
   ReceiptResolver,
   TypingResolver,
   PresenceResolver,
+  ModerationResolver,
 ] as const;
 
 /** `@Authorized()` means signed in; finer rules (participant, moderator) live in the services. */

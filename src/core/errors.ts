@@ -11,6 +11,7 @@ export const ErrorCode = {
   BLOCKED: "BLOCKED",
   EDIT_WINDOW_EXPIRED: "EDIT_WINDOW_EXPIRED",
   CONFLICT: "CONFLICT",
+  CONTENT_REJECTED: "CONTENT_REJECTED",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -59,6 +60,31 @@ export class BadUserInputError extends AppError {
 export class EditWindowExpiredError extends AppError {
   constructor(minutes: number) {
     super(ErrorCode.EDIT_WINDOW_EXPIRED, `Messages can be edited for ${minutes} minutes`);
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfterMs: number, what = "requests") {
+    super(
+      ErrorCode.RATE_LIMITED,
+      `Too many ${what}; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+      {
+        retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)),
+      },
+    );
+  }
+}
+
+export class BlockedError extends AppError {
+  constructor(message = "A block between these users prevents this") {
+    super(ErrorCode.BLOCKED, message);
+  }
+}
+
+/** A message refused by the content rules; `rule` says which kind (word, pattern, domain). */
+export class ContentRejectedError extends AppError {
+  constructor(field: string, rule: string) {
+    super(ErrorCode.CONTENT_REJECTED, "This content is not allowed", { field, rule });
   }
 }
 

@@ -4,10 +4,12 @@ import { Migrator } from "@mikro-orm/migrations";
 import { Conversation } from "../modules/conversations/conversation.entity";
 import { Participant } from "../modules/conversations/participant.entity";
 import { Message } from "../modules/messages/message.entity";
+import { Block } from "../modules/moderation/block.entity";
+import { Report } from "../modules/moderation/report.entity";
 import { User } from "../modules/users/user.entity";
 import { migrationsList } from "../migrations";
 
-export const entities = [User, Conversation, Participant, Message];
+export const entities = [User, Conversation, Participant, Message, Block, Report];
 
 export interface OrmOptions {
   clientUrl: string;

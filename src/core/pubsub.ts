@@ -27,6 +27,7 @@ export const Topic = {
   conversationUpdated: (userId: string) => `user:${userId}:conversation-updated`,
   typing: (conversationId: string) => `conversation:${conversationId}:typing`,
   presence: (userId: string) => `user:${userId}:presence`,
+  blocks: (userId: string) => `user:${userId}:blocks`,
   membership: (userId: string) => `user:${userId}:membership`,
 } as const;
 

@@ -25,6 +25,13 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    // Tests send far faster than people; the safety tests set their own limits.
+    MESSAGE_RATE_LIMIT: "100000",
+    CONVERSATION_RATE_LIMIT: "100000",
+    REPORT_RATE_LIMIT: "100000",
+    TYPING_RATE_LIMIT: "100000",
+    CONNECTION_RATE_LIMIT: "100000",
+    FLOOD_MAX_REPEATS: "100000",
     ...overrides,
   };
 }

@@ -2,7 +2,7 @@ import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Context } from "../../context";
 import type { Config } from "../../config";
-import { BadUserInputError, ForbiddenError, NotFoundError } from "../../core/errors";
+import { BadUserInputError, BlockedError, ForbiddenError, NotFoundError } from "../../core/errors";
 import { assertUserId, assertUuid } from "../../core/ids";
 import {
   decodeTimeIdCursor,
@@ -19,6 +19,7 @@ import { appendMessage } from "../messages/message.append";
 import { MessageKind } from "../messages/message.enums";
 import type { MessageService } from "../messages/message.service";
 import { SystemEventType } from "../messages/system-event.type";
+import type { Safety } from "../moderation/safety";
 import type { TypingService } from "../typing/typing.service";
 import type { UserService } from "../users/user.service";
 import { toConversationPayload } from "./conversation.events";
@@ -39,6 +40,7 @@ export class ConversationService {
     private readonly users: UserService,
     private readonly messages: MessageService,
     private readonly typing: TypingService,
+    private readonly safety: Safety,
     private readonly logger: Logger,
   ) {}
 
@@ -116,6 +118,9 @@ export class ConversationService {
         );
       }
       if (title) throw new BadUserInputError("title", "A DIRECT conversation has no title");
+      if ((await this.safety.blocks.blockedWith(ctx.em, viewer.id, others)).size) {
+        throw new BlockedError();
+      }
       directKey = JSON.stringify([...[viewer.id, others[0]].sort(), subject]);
       const existing = await this.findDirect(ctx.em, directKey);
       if (existing) return this.rejoinDirect(ctx, existing);
@@ -125,6 +130,16 @@ export class ConversationService {
         `A conversation has at most ${limits.groupMaxMembers} members`,
       );
     }
+
+    await this.safety.policy.check({
+      action: "createConversation",
+      actorId: viewer.id,
+      participantIds: others,
+      kind: input.kind,
+      subject,
+      conversationId: null,
+    });
+    await this.safety.limiters.consume("conversations", viewer.id);
 
     let conversation: Conversation;
     try {
@@ -194,6 +209,20 @@ export class ConversationService {
       throw new BadUserInputError("userIds", `Add 1 to ${groupMaxMembers} users`);
     }
     const wanted = [...new Set(userIds.map((u) => assertUserId(u, "userIds")))];
+    // Ask the policy before taking the conversation's lock: it is a network call.
+    const conversation = await this.require(ctx, conversationId, "conversationId");
+    const members = new Set(await currentMembers(ctx.em, conversationId));
+    const candidates = wanted.filter((id) => !members.has(id));
+    if (candidates.length) {
+      await this.safety.policy.check({
+        action: "addParticipants",
+        actorId: viewer.id,
+        participantIds: candidates,
+        kind: conversation.kind,
+        subject: conversation.subject,
+        conversationId,
+      });
+    }
     const change = await ctx.em.transactional(async (em) => {
       const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
       assertGroup(conversation);
@@ -210,6 +239,10 @@ export class ConversationService {
           `A conversation has at most ${groupMaxMembers} members`,
         );
       }
+      // Nobody joins a group whose owner they have a block with.
+      const owner = rows.find((p) => !p.leftAt && p.role === ParticipantRole.OWNER)?.userId;
+      const blocked = await this.safety.blocks.blockedWith(em, owner ?? viewer.id, added);
+      if (blocked.size) throw new BlockedError("A block with the group's owner prevents this");
       await this.users.ensureUsersExist(em, added);
       const sinceSeq = conversation.lastSeq;
       const now = new Date();

@@ -4,6 +4,7 @@ import type { Context } from "../../context";
 import type { Config } from "../../config";
 import {
   BadUserInputError,
+  BlockedError,
   ConflictError,
   EditWindowExpiredError,
   ForbiddenError,
@@ -31,6 +32,7 @@ import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
 import { toPayload, type MessageAddedEvent, type MessageUpdatedEvent } from "./message.events";
+import type { Safety } from "../moderation/safety";
 import type { TypingService } from "../typing/typing.service";
 import type { SearchMessagesArgs } from "./message.args";
 import type { AttachmentInput, SendMessageInput } from "./message.input";
@@ -45,6 +47,7 @@ export class MessageService {
     private readonly config: Readonly<Config>,
     private readonly pubsub: PubSub,
     private readonly typing: TypingService,
+    private readonly safety: Safety,
   ) {}
 
   /** A keyset page of a conversation the caller has already authorised. */
@@ -79,12 +82,25 @@ export class MessageService {
       const existing = await this.findByClientId(ctx, clientMessageId, conversationId);
       if (existing) return existing;
     }
+    this.safety.content.check(
+      text,
+      attachments.map((a) => a.url),
+    );
+    await this.safety.limiters.consume("messages", viewer.id);
+    await this.safety.content.flood(viewer.id, text);
 
     let message: Message;
     let audience: string[];
     try {
       [message, audience] = await ctx.em.transactional(async (em) => {
         const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
+        const members = await currentMembers(em, conversationId);
+        if (conversation.kind === ConversationKind.DIRECT) {
+          const other = members.filter((id) => id !== viewer.id);
+          if ((await this.safety.blocks.blockedWith(em, viewer.id, other)).size) {
+            throw new BlockedError();
+          }
+        }
         const created = appendMessage(em, conversation, {
           kind: messageKind(attachments),
           senderId: viewer.id,
@@ -95,7 +111,7 @@ export class MessageService {
         // Sending reads everything before it.
         me.lastReadSeq = created.seq;
         me.lastReadAt = created.createdAt;
-        return [created, await currentMembers(em, conversationId)] as const;
+        return [created, members] as const;
       });
     } catch (error) {
       // A concurrent retry with the same clientMessageId won the race: return its message.
@@ -174,6 +190,7 @@ export class MessageService {
     const viewer = ctx.requireViewer();
     const messageId = assertUuid(id, "id");
     const text = validateText(rawText, false, this.config.limits.messageMaxLength);
+    this.safety.content.check(text);
     const windowMinutes = this.config.messageEditWindowMinutes;
     const [message, audience] = await ctx.em.transactional(async (em) => {
       const { message } = await lockMessage(em, messageId, viewer.id);

@@ -8,6 +8,7 @@ import { Topic, type PubSub } from "../../core/pubsub";
 import type { Viewer } from "../auth/viewer";
 import { currentMembers } from "../conversations/conversation.tx";
 import type { FeedFactory, ConversationStreams } from "../conversations/conversation.stream";
+import type { Safety } from "../moderation/safety";
 import type { TypingStore } from "./typing.store";
 import type { TypingEvent, TypingPayload } from "./typing.type";
 
@@ -24,6 +25,7 @@ export class TypingService {
     private readonly store: TypingStore,
     private readonly pubsub: PubSub,
     private readonly logger: Logger,
+    private readonly safety: Safety,
   ) {}
 
   async set(ctx: Context, id: string, isTyping: boolean): Promise<boolean> {
@@ -35,14 +37,17 @@ export class TypingService {
       await this.stop(viewer, conversationId, audience);
       return true;
     }
+    await this.safety.limiters.consume("typing", viewer.id);
     const { typingTtlMs, typingThrottleMs } = this.config;
     if (await this.store.start(conversationId, viewer.id, typingTtlMs, typingThrottleMs)) {
+      const others = audience.filter((id) => id !== viewer.id);
       await this.publish({
         conversationId,
         user: { id: viewer.id, displayName: viewer.displayName },
         isTyping: true,
         expiresAt: new Date(Date.now() + typingTtlMs).toISOString(),
         audience,
+        hiddenFrom: [...(await this.safety.blocks.blockedWith(ctx.em, viewer.id, others))],
       });
     }
     return true;
@@ -57,6 +62,7 @@ export class TypingService {
       isTyping: false,
       expiresAt: null,
       audience,
+      hiddenFrom: [],
     });
   }
 
@@ -100,7 +106,8 @@ export function typingFeed(streams: ConversationStreams): FeedFactory<TypingEven
           for (const userId of [...timers.keys()]) clear(userId);
           return revoke();
         }
-        if (event.user.id === viewerId) return;
+        // Typists never see their own events; a block hides typing both ways.
+        if (event.user.id === viewerId || event.hiddenFrom.includes(viewerId)) return;
         const wasTyping = clear(event.user.id);
         if (!event.isTyping) {
           if (wasTyping) sink.push({ ...event, expiresAt: null });

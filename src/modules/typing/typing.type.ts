@@ -26,4 +26,6 @@ export interface TypingPayload {
   isTyping: boolean;
   expiresAt: string | null;
   audience: string[];
+  /** Participants with a block between them and the typist: they get nothing. */
+  hiddenFrom: string[];
 }

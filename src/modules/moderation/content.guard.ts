@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import type { SafetyConfig } from "../../config";
+import { ContentRejectedError } from "../../core/errors";
+import type { RateLimiters } from "../../core/rate-limit";
+
+const LINK = /\b(?:https?:\/\/)?((?:[\p{L}\p{N}-]+\.)+[\p{L}]{2,})(?=[\s/:?#]|$)/giu;
+
+/** The configured deny-list (words, patterns, link domains) and flood detection for messages. */
+export class ContentGuard {
+  private readonly words: RegExp | null;
+
+  constructor(
+    private readonly config: Readonly<SafetyConfig>,
+    private readonly limiters: RateLimiters,
+  ) {
+    const escaped = config.denyWords.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    // Whole words: no letter or digit on either side.
+    this.words = escaped.length
+      ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${escaped.join("|")})(?![\\p{L}\\p{N}])`, "iu")
+      : null;
+  }
+
+  /** Refuses denied words, patterns and link domains in text and attachment URLs. */
+  check(text: string | null, urls: string[] = []): void {
+    if (text) {
+      if (this.words?.test(text)) throw new ContentRejectedError("text", "word");
+      if (this.config.denyPatterns.some((p) => p.test(text))) {
+        throw new ContentRejectedError("text", "pattern");
+      }
+      for (const match of text.matchAll(LINK)) {
+        if (this.deniedHost(match[1])) throw new ContentRejectedError("text", "domain");
+      }
+    }
+    urls.forEach((url, i) => {
+      if (this.deniedHost(new URL(url).hostname)) {
+        throw new ContentRejectedError(`attachments[${i}].url`, "domain");
+      }
+    });
+  }
+
+  /** The same text from the same user too often within the flood window: RATE_LIMITED. */
+  async flood(userId: string, text: string | null): Promise<void> {
+    if (!text) return;
+    const digest = createHash("sha256").update(text.toLowerCase()).digest("base64url");
+    await this.limiters.consume("flood", `${userId}:${digest}`);
+  }
+
+  private deniedHost(host: string): boolean {
+    const name = host.toLowerCase().replace(/\.$/, "");
+    return this.config.denyDomains.some((d) => name === d || name.endsWith(`.${d}`));
+  }
+}
