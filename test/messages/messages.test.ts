@@ -1,0 +1,395 @@
+import { codeOf, Collector, gql, gqlOk, waitForChannel, wsClient } from "../helpers/client";
+import { createDirect, MESSAGE_ADDED, SEND_MESSAGE, sendText } from "../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../helpers/app";
+import { testUser, uid, type TestUser } from "../helpers/tokens";
+
+const LAST_SEQ = `query($id: ID!) { conversation(id: $id) { lastSeq } }`;
+
+const PAGE_FIELDS = `edges { cursor node { id seq text } }
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
+
+const MESSAGES = `query($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  messages(conversationId: $conversationId, first: $first, after: $after, last: $last, before: $before) {
+    ${PAGE_FIELDS}
+  }
+}`;
+
+const CONVERSATION_MESSAGES = `query($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  conversation(id: $conversationId) {
+    messages(first: $first, after: $after, last: $last, before: $before) { ${PAGE_FIELDS} }
+  }
+}`;
+
+interface Page {
+  edges: Array<{ cursor: string; node: { id: string; seq: number; text: string } }>;
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+}
+
+const image = (i: number) => ({
+  mediaId: `img-${i}`,
+  url: `https://cdn.example.com/${i}.jpg`,
+  mimeType: "image/jpeg",
+});
+const pdf = {
+  mediaId: "doc-1",
+  url: "https://cdn.example.com/doc.pdf",
+  mimeType: "application/pdf",
+};
+
+describe("Mutation.sendMessage", () => {
+  const env = testEnv();
+  let app: TestApp;
+  let alice: TestUser;
+  let bob: TestUser;
+  let mallory: TestUser;
+  let conversationId: string;
+
+  const send = (user: TestUser, input: Record<string, unknown>) =>
+    gql(app.url, SEND_MESSAGE, { input: { conversationId, ...input } }, user.token);
+  const lastSeq = async (id = conversationId) =>
+    (await gqlOk(app.url, LAST_SEQ, { id }, alice.token)).conversation.lastSeq as number;
+
+  beforeAll(async () => {
+    app = await startTestApp(env);
+    [alice, bob, mallory] = await Promise.all([
+      testUser("alice"),
+      testUser("bob"),
+      testUser("mallory"),
+    ]);
+  });
+  beforeEach(async () => {
+    // A conversation of its own for each test, so counts and seqs start at zero.
+    conversationId = (await createDirect(app.url, alice, bob, uid("subject"))).id;
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it("should return the stored message for a retry with the same clientMessageId, store it once and deliver it once", async () => {
+    const ws = wsClient(app.wsUrl, bob.token);
+    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId });
+    await waitForChannel(`${env.REDIS_PREFIX}conversation:${conversationId}:message-added`);
+
+    const first = await send(alice, { text: "hello", clientMessageId: "cm-1" });
+    const retry = await send(alice, { text: "hello", clientMessageId: "cm-1" });
+    const concurrent = await Promise.all(
+      [1, 2, 3].map(() => send(alice, { text: "hello", clientMessageId: "cm-1" })),
+    );
+    expect(first.errors).toBeUndefined();
+    for (const again of [retry, ...concurrent]) {
+      expect(again.errors).toBeUndefined();
+      expect(again.data!.sendMessage).toEqual(first.data!.sendMessage);
+    }
+    expect(first.data!.sendMessage).toMatchObject({ seq: 1, clientMessageId: "cm-1" });
+    expect(await lastSeq()).toBe(1);
+
+    // A later message proves the retries published nothing: it arrives right after the first.
+    await sendText(app.url, alice, conversationId, "next");
+    const received = await sub.take(2);
+    expect(received.map((v) => [v.messageAdded.seq, v.messageAdded.text])).toEqual([
+      [1, "hello"],
+      [2, "next"],
+    ]);
+    expect(received[0].messageAdded.id).toBe(first.data!.sendMessage.id);
+    expect(sub.values).toHaveLength(2);
+    await ws.dispose();
+  });
+
+  it("should let another sender use the same clientMessageId", async () => {
+    const mine = await send(alice, { text: "a", clientMessageId: "shared-id" });
+    const theirs = await send(bob, { text: "b", clientMessageId: "shared-id" });
+    expect(theirs.data!.sendMessage.id).not.toBe(mine.data!.sendMessage.id);
+    expect(await lastSeq()).toBe(2);
+  });
+
+  it("should refuse a clientMessageId the sender used in another conversation with CONFLICT", async () => {
+    await send(alice, { text: "here", clientMessageId: "cm-conflict" });
+    const other = await createDirect(app.url, alice, bob, "elsewhere");
+    const result = await gql(
+      app.url,
+      SEND_MESSAGE,
+      { input: { conversationId: other.id, text: "there", clientMessageId: "cm-conflict" } },
+      alice.token,
+    );
+    expect(codeOf(result)).toBe("CONFLICT");
+    expect(await lastSeq(other.id)).toBe(0);
+  });
+
+  it("should refuse empty, whitespace-only and over-long text with BAD_USER_INPUT on text", async () => {
+    for (const text of ["", "   \n\t ", "x".repeat(5001), null]) {
+      const result = await send(alice, { text });
+      expect({ length: text?.length, code: codeOf(result) }).toEqual({
+        length: text?.length,
+        code: "BAD_USER_INPUT",
+      });
+      expect(result.errors![0].extensions!.field).toBe("text");
+    }
+    expect(await lastSeq()).toBe(0);
+  });
+
+  it("should accept 5000 characters, and trim surrounding whitespace", async () => {
+    const long = await send(alice, { text: "y".repeat(5000) });
+    expect(long.errors).toBeUndefined();
+    expect(long.data!.sendMessage.text).toHaveLength(5000);
+    const padded = await send(alice, { text: `  ${"z".repeat(5000)}  \n` });
+    expect(padded.data!.sendMessage.text).toBe("z".repeat(5000));
+  });
+
+  it("should refuse a sender who is not a participant with NOT_FOUND", async () => {
+    const result = await send(mallory, { text: "let me in" });
+    expect(codeOf(result)).toBe("NOT_FOUND");
+    expect(result.data).toBeNull();
+    expect(await lastSeq()).toBe(0);
+  });
+
+  it("should refuse a conversationId that is not a uuid with BAD_USER_INPUT", async () => {
+    const result = await gql(
+      app.url,
+      SEND_MESSAGE,
+      { input: { conversationId: "nope", text: "hi" } },
+      alice.token,
+    );
+    expect(codeOf(result)).toBe("BAD_USER_INPUT");
+    expect(result.errors![0].extensions!.field).toBe("conversationId");
+  });
+
+  it("should make a message with only images an IMAGE, with any other file a FILE, text optional", async () => {
+    const images = await send(alice, { attachments: [image(1), image(2)] });
+    expect(images.errors).toBeUndefined();
+    expect(images.data!.sendMessage).toMatchObject({
+      kind: "IMAGE",
+      text: null,
+      attachments: [
+        { mediaId: "img-1", url: "https://cdn.example.com/1.jpg", mimeType: "image/jpeg" },
+        { mediaId: "img-2", url: "https://cdn.example.com/2.jpg", mimeType: "image/jpeg" },
+      ],
+    });
+
+    const mixed = await send(alice, { text: "the contract", attachments: [image(3), pdf] });
+    expect(mixed.data!.sendMessage).toMatchObject({ kind: "FILE", text: "the contract" });
+    expect(mixed.data!.sendMessage.attachments).toHaveLength(2);
+
+    const whitespace = await send(alice, { text: "  ", attachments: [pdf] });
+    expect(whitespace.data!.sendMessage).toMatchObject({ kind: "FILE", text: null });
+
+    const plain = await send(alice, { text: "just words", attachments: [] });
+    expect(plain.data!.sendMessage).toMatchObject({ kind: "TEXT", attachments: [] });
+  });
+
+  it("should accept 10 attachments and refuse 11 with BAD_USER_INPUT", async () => {
+    const ten = Array.from({ length: 10 }, (_, i) => image(i));
+    expect((await send(alice, { attachments: ten })).data!.sendMessage.attachments).toHaveLength(
+      10,
+    );
+    const result = await send(alice, { attachments: [...ten, image(10)] });
+    expect(codeOf(result)).toBe("BAD_USER_INPUT");
+    expect(result.errors![0].extensions!.field).toBe("attachments");
+    expect(await lastSeq()).toBe(1);
+  });
+
+  it("should refuse attachment URLs that are not https with BAD_USER_INPUT", async () => {
+    for (const url of [
+      "http://cdn.example.com/1.jpg",
+      "ftp://cdn.example.com/1.jpg",
+      "javascript:alert(1)",
+      "not a url",
+    ]) {
+      const result = await send(alice, { attachments: [{ ...image(1), url }] });
+      expect({ url, code: codeOf(result) }).toEqual({ url, code: "BAD_USER_INPUT" });
+      expect(result.errors![0].extensions!.field).toBe("attachments[0].url");
+    }
+    expect(await lastSeq()).toBe(0);
+  });
+});
+
+describe("Query.messages", () => {
+  let app: TestApp;
+  let alice: TestUser;
+  let bob: TestUser;
+  let mallory: TestUser;
+  let conversationId: string;
+  const TOTAL = 250;
+
+  const page = async (variables: Record<string, unknown>, user = bob): Promise<Page> =>
+    (await gqlOk(app.url, MESSAGES, { conversationId, ...variables }, user.token)).messages;
+  const seqsOf = (p: Page) => p.edges.map((e) => e.node.seq);
+  const range = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    [alice, bob, mallory] = await Promise.all([
+      testUser("alice"),
+      testUser("bob"),
+      testUser("mallory"),
+    ]);
+    conversationId = (await createDirect(app.url, alice, bob, "history")).id;
+    for (let start = 1; start <= TOTAL; start += 25) {
+      await Promise.all(
+        range(start, start + 24).map((i) =>
+          sendText(app.url, i % 2 ? alice : bob, conversationId, `m${i}`),
+        ),
+      );
+    }
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it("should give the conversation lastSeq 250, one seq per message sent", async () => {
+    const data = await gqlOk(app.url, LAST_SEQ, { id: conversationId }, alice.token);
+    expect(data.conversation.lastSeq).toBe(TOTAL);
+  });
+
+  it("should return the newest page for last: 50, with an earlier page to come", async () => {
+    const newest = await page({ last: 50 });
+    expect(seqsOf(newest)).toEqual(range(201, 250));
+    expect(newest.pageInfo).toMatchObject({
+      hasPreviousPage: true,
+      hasNextPage: false,
+      startCursor: newest.edges[0].cursor,
+      endCursor: newest.edges[49].cursor,
+    });
+    // No arguments at all: the newest page, default size 50, as a chat screen opens.
+    expect(seqsOf(await page({}))).toEqual(range(201, 250));
+  });
+
+  it("should walk back with before: startCursor to the first message, each exactly once", async () => {
+    const seen: number[] = [];
+    let before: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const current: Page = await page({ last: 50, before });
+      seen.unshift(...seqsOf(current));
+      pages++;
+      if (!current.pageInfo.hasPreviousPage) break;
+      expect(current.pageInfo.hasNextPage).toBe(before !== null);
+      before = current.pageInfo.startCursor;
+    }
+    expect(pages).toBe(5);
+    expect(seen).toEqual(range(1, TOTAL));
+  });
+
+  it("should walk forward with first: 100 and after: endCursor to the last message, each exactly once", async () => {
+    const seen: number[] = [];
+    const infos: Array<[number, boolean, boolean]> = [];
+    let after: string | null = null;
+    for (;;) {
+      const current: Page = await page({ first: 100, after });
+      seen.push(...seqsOf(current));
+      infos.push([
+        current.edges.length,
+        current.pageInfo.hasPreviousPage,
+        current.pageInfo.hasNextPage,
+      ]);
+      if (!current.pageInfo.hasNextPage) break;
+      after = current.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(range(1, TOTAL));
+    expect(infos).toEqual([
+      [100, false, true],
+      [100, true, true],
+      [50, true, false],
+    ]);
+  });
+
+  it("should hold every sent message once, batches in the order they were sent", async () => {
+    const all: Page["edges"] = [];
+    let after: string | null = null;
+    do {
+      const current: Page = await page({ first: 100, after });
+      all.push(...current.edges);
+      after = current.pageInfo.hasNextPage ? current.pageInfo.endCursor : null;
+    } while (after);
+    expect(new Set(all.map((e) => e.node.id)).size).toBe(TOTAL);
+    // Within a batch sent at once the order is the server's; batches themselves are in order.
+    const batchOf = (n: number) => Math.floor((n - 1) / 25);
+    for (const { node } of all) expect(batchOf(Number(node.text.slice(1)))).toBe(batchOf(node.seq));
+    expect(all.map((e) => e.node.text).sort()).toEqual(
+      range(1, TOTAL)
+        .map((i) => `m${i}`)
+        .sort(),
+    );
+  });
+
+  it("should return an empty page past the end", async () => {
+    const last = await page({ last: 1 });
+    const past = await page({ first: 10, after: last.pageInfo.endCursor });
+    expect(past.edges).toEqual([]);
+    expect(past.pageInfo).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      startCursor: null,
+      endCursor: null,
+    });
+  });
+
+  it("should return the same pages through Conversation.messages", async () => {
+    for (const variables of [
+      { last: 50 },
+      { first: 100 },
+      { last: 30, before: (await page({ last: 50 })).pageInfo.startCursor },
+      { first: 70, after: (await page({ first: 100 })).pageInfo.endCursor },
+      {},
+    ]) {
+      const viaQuery = await page(variables);
+      const viaField = (
+        await gqlOk(app.url, CONVERSATION_MESSAGES, { conversationId, ...variables }, bob.token)
+      ).conversation.messages;
+      expect(viaField).toEqual(viaQuery);
+    }
+  });
+
+  it("should refuse page sizes 0 and 1000 for first and last with BAD_USER_INPUT", async () => {
+    for (const variables of [{ first: 0 }, { first: 1000 }, { last: 0 }, { last: 1000 }]) {
+      const result = await gql(app.url, MESSAGES, { conversationId, ...variables }, bob.token);
+      expect({ variables, code: codeOf(result) }).toEqual({ variables, code: "BAD_USER_INPUT" });
+      expect(result.errors![0].extensions!.field).toBe(Object.keys(variables)[0]);
+    }
+  });
+
+  it("should refuse first and last together with BAD_USER_INPUT", async () => {
+    const result = await gql(app.url, MESSAGES, { conversationId, first: 10, last: 10 }, bob.token);
+    expect(codeOf(result)).toBe("BAD_USER_INPUT");
+  });
+
+  it("should refuse garbage cursors with BAD_USER_INPUT", async () => {
+    const conversationCursor = Buffer.from("activity:x", "utf8").toString("base64url");
+    for (const variables of [
+      { after: "garbage" },
+      { before: "garbage" },
+      { after: "" },
+      { before: conversationCursor },
+      { after: Buffer.from("seq:-1", "utf8").toString("base64url") },
+    ]) {
+      const result = await gql(app.url, MESSAGES, { conversationId, ...variables }, bob.token);
+      expect({ variables, code: codeOf(result) }).toEqual({ variables, code: "BAD_USER_INPUT" });
+      expect(result.errors![0].extensions!.field).toBe(Object.keys(variables)[0]);
+    }
+  });
+
+  it("should refuse a user who is not a participant with NOT_FOUND", async () => {
+    const result = await gql(app.url, MESSAGES, { conversationId, last: 10 }, mallory.token);
+    expect(codeOf(result)).toBe("NOT_FOUND");
+    expect(result.data).toBeNull();
+    const viaField = await gql(
+      app.url,
+      CONVERSATION_MESSAGES,
+      { conversationId, last: 10 },
+      mallory.token,
+    );
+    expect(codeOf(viaField)).toBe("NOT_FOUND");
+    expect(viaField.data).toEqual({ conversation: null });
+  });
+
+  it("should refuse a conversationId that is not a uuid with BAD_USER_INPUT", async () => {
+    const result = await gql(app.url, MESSAGES, { conversationId: "nope", last: 10 }, bob.token);
+    expect(codeOf(result)).toBe("BAD_USER_INPUT");
+    expect(result.errors![0].extensions!.field).toBe("conversationId");
+  });
+});
