@@ -2,6 +2,7 @@ import type { User } from "../users/user.entity";
 import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import type { MessageKind } from "./message.enums";
+import type { SystemEvent } from "./system-event.type";
 
 /** A message as it travels through pub/sub: plain JSON, with what subscribers need to render it. */
 export interface MessagePayload {
@@ -17,6 +18,8 @@ export interface MessagePayload {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
+  /** SYSTEM messages only: live subscribers render the notice from it. */
+  systemEvent: SystemEvent | null;
 }
 
 /** Published on Topic.messageAdded after the sending transaction commits. */
@@ -52,6 +55,7 @@ export function toPayload(
     createdAt: message.createdAt.toISOString(),
     editedAt: message.editedAt?.toISOString() ?? null,
     deletedAt: message.deletedAt?.toISOString() ?? null,
+    systemEvent: message.systemEvent,
   };
 }
 
