@@ -4,7 +4,15 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["dist/**", "node_modules/**", ".data/**", "coverage/**", "src/gql/**", "test/gql/**"],
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      ".data/**",
+      "coverage/**",
+      "src/gql/**",
+      "test/gql/**",
+      "**/*.tmp.ts",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
