@@ -1,12 +1,20 @@
 import "reflect-metadata";
 import http from "node:http";
-import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { ApolloServer } from "@apollo/server";
 import { expressMiddleware } from "@as-integrations/express5";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { specifiedRules, validate, type GraphQLError, type GraphQLFormattedError } from "graphql";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import {
+  NoSchemaIntrospectionCustomRule,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLError,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from "graphql";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import { WebSocketServer, type WebSocket } from "ws";
 import { useServer, type Extra } from "graphql-ws/use/ws";
@@ -14,7 +22,10 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Config } from "./config";
 import { Context, type AppServices } from "./context";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./core/embedded-postgres";
-import { maskError } from "./core/errors";
+import { boundedWebSocket } from "./core/bounded-socket";
+import { isUnavailable, maskError } from "./core/errors";
+import { Metrics } from "./core/metrics";
+import { currentRequestId, operationsRoutes, requestIdOf, requestLogger } from "./core/operations";
 import { createLogger, type Logger } from "./core/logger";
 import { initORM, migrate } from "./core/orm";
 import { createPubSub } from "./core/pubsub";
@@ -28,6 +39,7 @@ import { ConversationService } from "./modules/conversations/conversation.servic
 import { ConversationStreams } from "./modules/conversations/conversation.stream";
 import { MessageService } from "./modules/messages/message.service";
 import { MessageStreams } from "./modules/messages/message.stream";
+import { NotificationRelay } from "./modules/notifications/notification.relay";
 import { RateLimiters } from "./core/rate-limit";
 import { BlockService } from "./modules/moderation/block.service";
 import { ChatPolicy } from "./modules/moderation/chat-policy";
@@ -41,13 +53,17 @@ import { TypingService } from "./modules/typing/typing.service";
 import { createTypingStore } from "./modules/typing/typing.store";
 import { UserService } from "./modules/users/user.service";
 import { getSchema } from "./schema";
+import { createFanout } from "./fanout";
+import { getSubgraphSchema } from "./federation";
+import { playground } from "./playground";
 
 export const GRAPHQL_PATH = "/graphql";
 /** graphql-ws close code for a refused or expired token, as graphql-ws itself uses for onConnect. */
 export const CLOSE_FORBIDDEN = 4403;
 /** Refused because the user has MAX_CONNECTIONS_PER_USER open; graphql-ws clients do not retry it. */
 export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** "Try Again Later": PostgreSQL or Redis did not answer while the connection was set up. Retryable. */
+export const CLOSE_UNAVAILABLE = 1013;
 /** setTimeout's ceiling; tokens living longer than ~24 days are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -55,6 +71,8 @@ export interface AppOverrides {
   logger?: Logger;
   /** Called with every SQL statement; tests count them. */
   onQuery?: (sql: string) => void;
+  /** false: graphql-ws executes every subscription on its own (the unoptimised path, for comparison). */
+  fanout?: boolean;
 }
 
 export interface App {
@@ -87,6 +105,8 @@ export async function buildApp(
       clientUrl: config.databaseUrl ?? embedded!.url,
       poolMax: config.databasePoolMax,
       onQuery: overrides.onQuery,
+      acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+      statementTimeoutMs: config.databaseUrl ? config.databaseStatementTimeoutMs : undefined,
     });
     const applied = await migrate(orm);
     if (applied.length) logger.info({ migrations: applied }, "migrations applied");
@@ -135,6 +155,7 @@ export async function buildApp(
       safety,
       logger,
     );
+    const metrics = new Metrics();
     const services: AppServices = {
       config,
       orm,
@@ -152,8 +173,17 @@ export async function buildApp(
       safety,
       blocks,
       reports: new ReportService(config, limiters),
+      metrics,
+      notifications: new NotificationRelay(
+        config.notifications,
+        orm,
+        pubsub,
+        presence,
+        metrics,
+        logger,
+      ),
     };
-    return await wire(services, embedded);
+    return await wire(services, embedded, overrides.fanout !== false);
   } catch (error) {
     await orm?.close(true).catch(() => {});
     await embedded?.stop().catch(() => {});
@@ -161,11 +191,16 @@ export async function buildApp(
   }
 }
 
-async function wire(services: AppServices, embedded: EmbeddedPostgres | null): Promise<App> {
+async function wire(
+  services: AppServices,
+  embedded: EmbeddedPostgres | null,
+  grouped: boolean,
+): Promise<App> {
   const { config, logger } = services;
-  const schema = await getSchema();
+  const schema = config.federation ? await getSubgraphSchema() : await getSchema();
   const app = express();
   app.disable("x-powered-by");
+  app.use(requestLogger(logger));
   const httpServer = http.createServer(app);
 
   const wsServer = new WebSocketServer({
@@ -173,18 +208,36 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
     path: GRAPHQL_PATH,
     // A bigger frame closes the socket with 1009 (message too big).
     maxPayload: config.safety.maxWsPayloadBytes,
+    // A client that stops reading is closed with 4008 (resume by afterSeq) rather than buffered for.
+    WebSocket: boundedWebSocket(config.realtime.wsMaxBufferedBytes, (bufferedAmount) =>
+      logger.warn({ bufferedAmount }, "slow consumer closed"),
+    ),
   });
+  services.metrics.watchWebSocketServer(wsServer);
   const armor = requestLimits(config);
   const report = (requestId: string) => (error: unknown) =>
     logger.error({ err: error, requestId }, "unexpected error");
   const maskAll = (errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] =>
-    errors.map((e) => maskError(e.toJSON(), e, report(requestId)));
+    errors.map((e) => services.metrics.countError(maskError(e.toJSON(), e, report(requestId))));
+
+  // Apollo's `introspection` switch covers HTTP only; the same rule keeps WebSocket in line.
+  const wsRules = [
+    ...specifiedRules,
+    ...armor.validationRules,
+    ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
+  ];
+  const validateWs = (schema: GraphQLSchema, document: DocumentNode) =>
+    validate(schema, document, wsRules);
+  // Executes each event once per group of identical subscriptions and shares the frame (fanout.ts).
+  const fanout = createFanout(schema, validateWs, (context) =>
+    services.metrics.observeDelivery(context),
+  );
 
   const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
-      validate: (schema, document) =>
-        validate(schema, document, [...specifiedRules, ...armor.validationRules]),
+      validate: validateWs,
+      ...(grouped ? { onSubscribe: fanout.onSubscribe, subscribe: fanout.subscribe } : {}),
       connectionInitWaitTimeout: 3_000,
       onConnect: async (ctx) => {
         const token = connectionParamsToken(ctx.connectionParams);
@@ -201,9 +254,20 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
           ctx.extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connection attempts");
           return false;
         }
-        await services.users.ensureUser(services.orm.em.fork() as never, viewer);
-        if (!(await services.presence.connect(viewer.id))) {
-          ctx.extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connections for this user");
+        try {
+          await services.users.ensureUser(services.orm.em.fork() as never, viewer);
+          if (!(await services.presence.connect(viewer.id))) {
+            ctx.extra.socket.close(
+              CLOSE_TOO_MANY_CONNECTIONS,
+              "Too many connections for this user",
+            );
+            return false;
+          }
+        } catch (error) {
+          if (!isUnavailable(error)) throw error;
+          // graphql-ws would close with 4500, which its clients never retry.
+          logger.warn({ err: error }, "connection refused: a dependency is unavailable");
+          ctx.extra.socket.close(CLOSE_UNAVAILABLE, "Service unavailable; retry");
           return false;
         }
         ctx.extra.viewer = viewer;
@@ -214,11 +278,20 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
         clearTimeout(ctx.extra.expiryTimer);
         const viewer = ctx.extra.viewer;
         if (!viewer) return;
-        await services.presence.disconnect(viewer.id);
-        await services.typing.stopAll(services.orm.em.fork() as never, viewer);
+        // graphql-ws does not catch what this throws: a rejection here would end the process.
+        try {
+          await services.presence.disconnect(viewer.id);
+          await services.typing.stopAll(services.orm.em.fork() as never, viewer);
+        } catch (error) {
+          logger.warn({ err: error, userId: viewer.id }, "connection cleanup failed");
+        }
       },
       context: (ctx) => new Context(services, ctx.extra.viewer ?? null),
+      onOperation: (ctx) => {
+        services.metrics.trackSocket(ctx);
+      },
       onNext: (_ctx, _id, _payload, args, result) => {
+        services.metrics.observeDelivery(args.contextValue);
         if (!result.errors?.length) return;
         const requestId = (args.contextValue as Context).requestId;
         return { ...result, errors: maskAll(result.errors, requestId) };
@@ -234,12 +307,19 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM; Apollo's own handler would race app.stop(), whose apollo.stop() then hangs.
     stopOnTerminationSignals: false,
-    formatError: (formatted, error) => maskError(formatted, error, report("http")),
+    formatError: (formatted, error) =>
+      services.metrics.countError(
+        maskError(formatted, error, report(currentRequestId() ?? "http")),
+      ),
     validationRules: armor.validationRules,
+    // graphql-js counts tokens itself: a syntax error (400), where armor's plugin answers 500.
+    parseOptions: { maxTokens: config.safety.maxTokens },
     allowBatchedHttpRequests: false,
     plugins: [
       ...armor.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Apollo's own landing page loads from a CDN; ours (playground.ts) is served locally.
+      ApolloServerPluginLandingPageDisabled(),
       {
         async serverWillStart() {
           return {
@@ -274,18 +354,20 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
   });
+  const operations = operationsRoutes(services);
+  app.use(operations.router);
+  if (config.playground) app.use(playground(GRAPHQL_PATH));
   app.use(
     GRAPHQL_PATH,
     express.json({ limit: config.safety.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const header = req.get("x-request-id");
-        const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
-        res.setHeader("x-request-id", requestId);
+        const requestId = requestIdOf(res);
         const authorization = req.get("authorization");
         if (!authorization) return new Context(services, null, requestId);
         const token = bearerToken(authorization);
         const viewer = await services.verifyToken(token ?? "");
+        res.locals.userId = viewer.id;
         const ctx = new Context(services, viewer, requestId);
         await services.users.ensureUser(ctx.em, viewer);
         return ctx;
@@ -325,14 +407,19 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
       const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
       url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}${GRAPHQL_PATH}`;
       services.presence.start();
+      services.notifications.start();
+      services.messageStreams.start(config.realtime.streamResyncMs, services.pubsub);
       logger.info({ url }, "listening");
       return url;
     },
     async stop() {
+      operations.drain();
       clearInterval(pinger);
+      services.messageStreams.stop();
       await services.presence.stop();
       // Apollo's drain stops accepting, finishes in-flight requests and disposes graphql-ws (1001).
       await apollo.stop();
+      await services.notifications.stop();
       await services.pubsub.close();
       await services.orm.close();
       await embedded?.stop();
@@ -352,7 +439,7 @@ async function wire(services: AppServices, embedded: EmbeddedPostgres | null): P
   }
 }
 
-/** Depth, cost, alias, directive and token limits from graphql-armor, for HTTP and WebSocket. */
+/** Depth, cost, alias and directive limits from graphql-armor, for HTTP and WebSocket. */
 function requestLimits(config: Readonly<Config>) {
   const limits = config.safety;
   return new ApolloArmor({
@@ -360,7 +447,8 @@ function requestLimits(config: Readonly<Config>) {
     costLimit: { maxCost: limits.maxQueryCost },
     maxAliases: { n: limits.maxAliases },
     maxDirectives: { n: limits.maxDirectives },
-    maxTokens: { n: limits.maxTokens },
+    // Its Apollo plugin throws from a hook (HTTP 500) and rethrows any unexpected error unmasked.
+    maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: config.production },
   }).protect();
 }

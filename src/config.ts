@@ -30,6 +30,10 @@ export interface Config {
   /** Null means the embedded PGlite database under dataDir. */
   databaseUrl: string | null;
   databasePoolMax: number;
+  /** Longest wait for a pooled connection (or a new one) before a request fails with UNAVAILABLE. */
+  databaseAcquireTimeoutMs: number;
+  /** statement_timeout of every session (real PostgreSQL only); 0 turns it off. */
+  databaseStatementTimeoutMs: number;
   /** Null means in-process pub/sub. */
   redisUrl: string | null;
   /** Prefix of every Redis channel this service uses, so deployments can share a Redis. */
@@ -41,8 +45,26 @@ export interface Config {
   messageEditWindowMinutes: number;
   /** Schema introspection; off by default in production. */
   introspection: boolean;
+  /** Serve the Federation 2 subgraph schema (`_service`, `_entities`) at /graphql. */
+  federation: boolean;
+  /** The GraphiQL page at GET /graphql for browsers; off by default in production. */
+  playground: boolean;
   realtime: RealtimeConfig;
   safety: SafetyConfig;
+  notifications: NotificationsConfig;
+}
+
+/** The outbox relay of notification events (src/modules/notifications). */
+export interface NotificationsConfig {
+  /** Redis channel of message.created events; not prefixed, since consumers outside read it. */
+  channel: string;
+  /** How often each instance looks for unsent events besides being woken by a send. */
+  pollMs: number;
+  batchSize: number;
+  /** Ceiling of the backoff between failed relay attempts. */
+  retryMaxMs: number;
+  /** Sent events are kept this long, then deleted. */
+  retentionMs: number;
 }
 
 export interface RateLimit {
@@ -93,6 +115,10 @@ export interface RealtimeConfig {
   maxConnectionsPerUser: number;
   /** WebSocket ping interval; a peer that misses a pong is dropped. */
   wsPingMs: number;
+  /** A socket whose unsent data would exceed this is closed with 4008 (resume with afterSeq). */
+  wsMaxBufferedBytes: number;
+  /** How often live messageAdded feeds compare their position with the database and catch up. */
+  streamResyncMs: number;
 }
 
 export class ConfigError extends Error {
@@ -175,6 +201,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     databaseUrl,
     // PGlite is a single session: more than one connection loses transactions (STACK.md, trap 9).
     databasePoolMax: databaseUrl ? int(env, "DATABASE_POOL_MAX", 10, 1, 200) : 1,
+    databaseAcquireTimeoutMs: int(env, "DATABASE_ACQUIRE_TIMEOUT_MS", 5_000, 100, 600_000),
+    databaseStatementTimeoutMs: int(env, "DATABASE_STATEMENT_TIMEOUT_MS", 30_000, 0, 3_600_000),
     redisUrl,
     redisPrefix: str(env, "REDIS_PREFIX") ?? "chat:",
     dataDir: path.resolve(str(env, "DATA_DIR") ?? ".data"),
@@ -196,8 +224,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     messageEditWindowMinutes: int(env, "MESSAGE_EDIT_WINDOW_MINUTES", 15, 0, 60 * 24 * 365),
     introspection: bool(env, "INTROSPECTION", !production),
+    federation: bool(env, "FEDERATION", false),
+    playground: bool(env, "PLAYGROUND", !production),
     realtime: realtimeConfig(env),
     safety: safetyConfig(env),
+    notifications: notificationsConfig(env),
   };
   return deepFreeze(config);
 }
@@ -254,6 +285,20 @@ function safetyConfig(env: Env): SafetyConfig {
   };
 }
 
+function notificationsConfig(env: Env): NotificationsConfig {
+  const channel = str(env, "NOTIFICATIONS_CHANNEL") ?? "events:message.created";
+  if (!/^[\x21-\x7e]{1,200}$/.test(channel)) {
+    throw new ConfigError("NOTIFICATIONS_CHANNEL must be 1 to 200 printable characters");
+  }
+  return {
+    channel,
+    pollMs: int(env, "NOTIFICATIONS_POLL_MS", 1_000, 10, 600_000),
+    batchSize: int(env, "NOTIFICATIONS_BATCH_SIZE", 100, 1, 10_000),
+    retryMaxMs: int(env, "NOTIFICATIONS_RETRY_MAX_MS", 30_000, 10, 3_600_000),
+    retentionMs: int(env, "NOTIFICATIONS_RETENTION_MS", 3_600_000, 0, 30 * 86_400_000),
+  };
+}
+
 function realtimeConfig(env: Env): RealtimeConfig {
   const presenceHeartbeatMs = int(env, "PRESENCE_HEARTBEAT_MS", 5_000, 50, 60_000);
   const presenceTtlMs = int(env, "PRESENCE_TTL_MS", 15_000, 100, 120_000);
@@ -268,6 +313,8 @@ function realtimeConfig(env: Env): RealtimeConfig {
     presenceGraceMs: int(env, "PRESENCE_GRACE_MS", 3_000, 0, 60_000),
     maxConnectionsPerUser: int(env, "MAX_CONNECTIONS_PER_USER", 5, 1, 1000),
     wsPingMs: int(env, "WS_PING_MS", 30_000, 100, 600_000),
+    wsMaxBufferedBytes: int(env, "WS_MAX_BUFFERED_BYTES", 4_194_304, 16_384, 1_073_741_824),
+    streamResyncMs: int(env, "STREAM_RESYNC_MS", 5_000, 50, 600_000),
   };
 }
 

@@ -4,6 +4,7 @@ import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { Config } from "./config";
 import { UnauthenticatedError } from "./core/errors";
 import type { Logger } from "./core/logger";
+import type { Metrics } from "./core/metrics";
 import type { PubSub } from "./core/pubsub";
 import type { VerifyToken } from "./modules/auth/token.service";
 import type { Viewer } from "./modules/auth/viewer";
@@ -13,6 +14,7 @@ import type { ConversationStreams } from "./modules/conversations/conversation.s
 import { createMessageLoaders } from "./modules/messages/message.loaders";
 import type { MessageService } from "./modules/messages/message.service";
 import type { MessageStreams } from "./modules/messages/message.stream";
+import type { NotificationRelay } from "./modules/notifications/notification.relay";
 import type { BlockService } from "./modules/moderation/block.service";
 import type { ReportService } from "./modules/moderation/report.service";
 import type { Safety } from "./modules/moderation/safety";
@@ -41,6 +43,8 @@ export interface AppServices {
   safety: Safety;
   blocks: BlockService;
   reports: ReportService;
+  metrics: Metrics;
+  notifications: NotificationRelay;
 }
 
 function createLoaders(app: AppServices, em: EntityManager, viewer: Viewer | null) {
@@ -66,22 +70,35 @@ const hidden = (userId: string): Presence => ({
  * `renew()` gives each delivered event a fresh EntityManager fork and fresh loaders.
  */
 export class Context {
-  em!: EntityManager;
-  loaders!: Loaders;
-  readonly log: Logger;
+  // Made on first use: a subscription's context, or an event's, often never touches them.
+  private currentEm: EntityManager | null = null;
+  private currentLoaders: Loaders | null = null;
+  private currentLog: Logger | null = null;
 
   constructor(
     readonly app: AppServices,
     readonly viewer: Viewer | null,
     readonly requestId: string = randomUUID(),
-  ) {
-    this.log = app.logger.child({ requestId, userId: viewer?.id });
-    this.renew();
+  ) {}
+
+  get em(): EntityManager {
+    return (this.currentEm ??= this.app.orm.em.fork() as EntityManager);
+  }
+
+  get loaders(): Loaders {
+    return (this.currentLoaders ??= createLoaders(this.app, this.em, this.viewer));
+  }
+
+  get log(): Logger {
+    return (this.currentLog ??= this.app.logger.child({
+      requestId: this.requestId,
+      userId: this.viewer?.id,
+    }));
   }
 
   renew(): void {
-    this.em = this.app.orm.em.fork() as EntityManager;
-    this.loaders = createLoaders(this.app, this.em, this.viewer);
+    this.currentEm = null;
+    this.currentLoaders = null;
   }
 
   requireViewer(): Viewer {

@@ -12,6 +12,8 @@ export const ErrorCode = {
   EDIT_WINDOW_EXPIRED: "EDIT_WINDOW_EXPIRED",
   CONFLICT: "CONFLICT",
   CONTENT_REJECTED: "CONTENT_REJECTED",
+  /** PostgreSQL or Redis did not answer; retry (sendMessage with the same clientMessageId). */
+  UNAVAILABLE: "UNAVAILABLE",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -94,6 +96,48 @@ export class ConflictError extends AppError {
   }
 }
 
+/** A dependency (PostgreSQL, Redis) did not answer in time. Retrying later is safe. */
+export class UnavailableError extends AppError {
+  constructor(what = "A dependency") {
+    super(ErrorCode.UNAVAILABLE, `${what} is unavailable; retry shortly`, { retryable: true });
+  }
+}
+
+/** SQLSTATE classes of a database that is down, restarting, overloaded or timing out. */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3]|57014)/;
+const UNAVAILABLE_ERRNO = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+]);
+const UNAVAILABLE_NAMES = new Set([
+  "KnexTimeoutError",
+  "ConnectionException",
+  "MaxRetriesPerRequestError",
+]);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|Connection is closed|Stream isn't writeable|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection/;
+
+/** True when an error (or its cause) says PostgreSQL or Redis is unreachable, not that a request was wrong. */
+export function isUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (e instanceof UnavailableError) return true;
+    const code = (e as { code?: unknown }).code;
+    if (
+      typeof code === "string" &&
+      (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))
+    ) {
+      return true;
+    }
+    if (UNAVAILABLE_NAMES.has(e.name) || UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    // Apollo wraps what a context function throws ("Context creation failed") in originalError.
+    e = e.cause ?? (e as GraphQLError).originalError;
+  }
+  return false;
+}
+
 /**
  * Passes deliberate client errors through and masks everything else; `report` receives the original
  * error so it can be logged with the request id, while the client sees only INTERNAL_SERVER_ERROR.
@@ -107,7 +151,16 @@ export function maskError(
   if (typeof code === "string" && (CLIENT_CODES.has(code) || PROTOCOL_CODES.has(code))) {
     if (code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
   }
-  report(unwrapResolverError(error));
+  const original = unwrapResolverError(error);
+  report(original);
+  if (isUnavailable(original)) {
+    return {
+      message: "Service temporarily unavailable; retry shortly",
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.UNAVAILABLE, retryable: true },
+    };
+  }
   return {
     message: "Internal server error",
     locations: formatted.locations,

@@ -16,6 +16,10 @@ export interface OrmOptions {
   poolMax: number;
   /** Called with every SQL statement sent; tests count them. */
   onQuery?: (sql: string) => void;
+  /** Longest wait for a pooled (or new) connection; knex's own default is 60 s. */
+  acquireTimeoutMs?: number;
+  /** statement_timeout and idle_in_transaction_session_timeout of each session; real PostgreSQL only. */
+  statementTimeoutMs?: number;
 }
 
 /** Hands every SQL statement to onQuery; the rest of MikroORM's logging stays as configured. */
@@ -39,6 +43,20 @@ export function ormConfig(options: OrmOptions): Options {
     entities,
     extensions: [Migrator],
     pool: { min: options.poolMax === 1 ? 1 : 0, max: options.poolMax },
+    // While PostgreSQL is down, requests fail after these bounds instead of queueing for a minute.
+    driverOptions: {
+      acquireConnectionTimeout: options.acquireTimeoutMs ?? 60_000,
+      connection: {
+        connectionTimeoutMillis: options.acquireTimeoutMs,
+        keepAlive: true,
+        ...(options.statementTimeoutMs
+          ? {
+              statement_timeout: options.statementTimeoutMs,
+              idle_in_transaction_session_timeout: options.statementTimeoutMs,
+            }
+          : {}),
+      },
+    },
     // Reads go through DataLoaders and explicit queries; never lazy-load behind the scenes.
     forceUndefined: false,
     allowGlobalContext: false,

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
 import { RedisPubSub } from "graphql-redis-subscriptions";
+import { UnavailableError } from "./errors";
 import type { Logger } from "./logger";
 
 export type Listener = (payload: unknown) => void;
@@ -16,8 +17,16 @@ export interface PubSub {
   publish(topic: string, payload: object): Promise<void>;
   /** Resolves once the topic is subscribed (for Redis: after SUBSCRIBE is acknowledged). */
   subscribe(topic: string, listener: Listener): Promise<() => void>;
+  /**
+   * Calls listener whenever the subscriber connection came back and every topic listens again:
+   * whatever was published while it was away never arrives, so live feeds catch up from the database.
+   */
+  onResubscribed(listener: () => void): () => void;
   close(): Promise<void>;
 }
+
+/** A subscription that cannot be made in this time (Redis down) fails with UNAVAILABLE. */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 /** Channel names, one per conversation or per user: never one global topic filtered per subscriber. */
 export const Topic = {
@@ -43,7 +52,9 @@ async function createRedisPubSub(url: string, prefix: string, logger: Logger): P
   const options = { lazyConnect: true, maxRetriesPerRequest: 2 };
   // A publish while Redis is down must fail fast rather than queue behind a reconnect.
   const publisher = new Redis(url, { ...options, enableOfflineQueue: false });
-  const subscriber = new Redis(url, options);
+  // Subscriber commands wait out an outage instead of failing: an UNSUBSCRIBE rejected inside
+  // graphql-redis-subscriptions has no handler and would end the process. SUBSCRIBE waits are bounded below.
+  const subscriber = new Redis(url, { ...options, maxRetriesPerRequest: null });
   for (const [name, client] of [
     ["publisher", publisher],
     ["subscriber", subscriber],
@@ -53,13 +64,47 @@ async function createRedisPubSub(url: string, prefix: string, logger: Logger): P
   // Connect before handing the clients over: a SUBSCRIBE sent mid-connect can be lost (STACK.md, trap 6).
   await Promise.all([publisher.connect(), subscriber.connect()]);
   const engine = new RedisPubSub({ publisher, subscriber });
+  const resubscribed = new Set<() => void>();
+  // After a reconnect ioredis re-sends SUBSCRIBE for every channel before emitting "ready"; a marker
+  // SUBSCRIBE sent now is acknowledged after all of them, so the topics listen again from here on.
+  subscriber.on("ready", () => {
+    subscriber.subscribe(`${prefix}resubscribed`).then(
+      () => {
+        logger.info({ listeners: resubscribed.size }, "redis subscriber back: live feeds catch up");
+        for (const listener of resubscribed) listener();
+      },
+      (error: unknown) => logger.warn({ err: error }, "redis resubscribe marker failed"),
+    );
+  });
   return {
     mode: "redis",
     redis: publisher,
     publish: (topic, payload) => engine.publish(prefix + topic, payload),
     async subscribe(topic, listener) {
-      const id = await engine.subscribe(prefix + topic, listener);
-      return () => engine.unsubscribe(id);
+      const pending = engine.subscribe(prefix + topic, listener);
+      let timer: NodeJS.Timeout | undefined;
+      const id = await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("SUBSCRIBE timed out")), SUBSCRIBE_TIMEOUT_MS);
+        }),
+      ])
+        .catch((error: unknown) => {
+          // It may still be acknowledged once Redis is back: undo it then.
+          pending.then((late) => engine.unsubscribe(late)).catch(() => {});
+          logger.warn({ err: error, topic }, "redis subscribe failed");
+          throw new UnavailableError("The message bus");
+        })
+        .finally(() => clearTimeout(timer));
+      let subscribed = true;
+      return () => {
+        if (subscribed) engine.unsubscribe(id);
+        subscribed = false;
+      };
+    },
+    onResubscribed(listener) {
+      resubscribed.add(listener);
+      return () => resubscribed.delete(listener);
     },
     async close() {
       publisher.disconnect();
@@ -83,6 +128,8 @@ function createMemoryPubSub(): PubSub {
       emitter.on(topic, listener);
       return () => emitter.off(topic, listener);
     },
+    // In-process delivery is never interrupted.
+    onResubscribed: () => () => {},
     async close() {
       emitter.removeAllListeners();
     },

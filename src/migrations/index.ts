@@ -2,10 +2,12 @@ import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261121000000_initial } from "./Migration20261121000000_initial";
 import { Migration20261121010000_messaging } from "./Migration20261121010000_messaging";
 import { Migration20261121020000_safety } from "./Migration20261121020000_safety";
+import { Migration20261121030000_outbox } from "./Migration20261121030000_outbox";
 
 /** Every migration, in order; listed explicitly so compiled and ts-node runs find the same set. */
 export const migrationsList: MigrationObject[] = [
   { name: "Migration20261121000000_initial", class: Migration20261121000000_initial },
   { name: "Migration20261121010000_messaging", class: Migration20261121010000_messaging },
   { name: "Migration20261121020000_safety", class: Migration20261121020000_safety },
+  { name: "Migration20261121030000_outbox", class: Migration20261121030000_outbox },
 ];

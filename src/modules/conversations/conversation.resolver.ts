@@ -14,7 +14,7 @@ import {
   type SubscribeResolverData,
 } from "type-graphql";
 import type { Context } from "../../context";
-import { mapAsyncIterator } from "../../core/async-queue";
+import { EventSource } from "../../core/async-queue";
 import { PageArgs, type Page } from "../../core/pagination";
 import { Topic } from "../../core/pubsub";
 import { Message } from "../messages/message.entity";
@@ -114,10 +114,7 @@ export class ConversationResolver {
         Topic.conversationUpdated(viewer.id),
         (payload) => fromConversationPayload(payload as ConversationPayload),
       );
-      return mapAsyncIterator(stream, (conversation) => {
-        context.renew();
-        return conversation;
-      });
+      return new EventSource(stream, { renew: () => context.renew() });
     },
   })
   conversationUpdated(@Root() conversation: Conversation): Conversation {

@@ -131,6 +131,8 @@ export class ConversationService {
       );
     }
 
+    // Counted before the policy is asked, so refused attempts cannot hammer the policy endpoint.
+    await this.safety.limiters.consume("conversations", viewer.id);
     await this.safety.policy.check({
       action: "createConversation",
       actorId: viewer.id,
@@ -139,7 +141,6 @@ export class ConversationService {
       subject,
       conversationId: null,
     });
-    await this.safety.limiters.consume("conversations", viewer.id);
 
     let conversation: Conversation;
     try {
@@ -211,6 +212,11 @@ export class ConversationService {
     const wanted = [...new Set(userIds.map((u) => assertUserId(u, "userIds")))];
     // Ask the policy before taking the conversation's lock: it is a network call.
     const conversation = await this.require(ctx, conversationId, "conversationId");
+    // Only an OWNER or ADMIN of a group gets the policy asked; both are checked again under the lock.
+    assertGroup(conversation);
+    if ((await ctx.loaders.membership.load(conversationId))?.role === ParticipantRole.MEMBER) {
+      throw new ForbiddenError("Only an OWNER or ADMIN can add participants");
+    }
     const members = new Set(await currentMembers(ctx.em, conversationId));
     const candidates = wanted.filter((id) => !members.has(id));
     if (candidates.length) {

@@ -13,7 +13,8 @@ import {
   type SubscribeResolverData,
 } from "type-graphql";
 import type { Context } from "../../context";
-import { mapAsyncIterator } from "../../core/async-queue";
+import { EventSource } from "../../core/async-queue";
+import { noteDelivery } from "../../core/metrics";
 import type { Page } from "../../core/pagination";
 import { Conversation } from "../conversations/conversation.entity";
 import { User } from "../users/user.entity";
@@ -94,10 +95,7 @@ export class MessageResolver {
         context.requireViewer(),
         args.conversationId,
       );
-      return mapAsyncIterator(stream, (message) => {
-        context.renew();
-        return message;
-      });
+      return new EventSource(stream, { renew: () => context.renew() });
     },
   })
   messageUpdated(@Root() message: Message, @Args() _args: MessageUpdatedArgs): Message {
@@ -117,9 +115,9 @@ export class MessageResolver {
         args.conversationId,
         args.afterSeq,
       );
-      return mapAsyncIterator(stream, (message) => {
-        context.renew();
-        return message;
+      return new EventSource(stream, {
+        renew: () => context.renew(),
+        delivered: (message) => noteDelivery(context, message.createdAt),
       });
     },
   })

@@ -33,6 +33,7 @@ import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
 import { toPayload, type MessageAddedEvent, type MessageUpdatedEvent } from "./message.events";
 import type { Safety } from "../moderation/safety";
+import { enqueueMessageCreated } from "../notifications/notification.events";
 import type { TypingService } from "../typing/typing.service";
 import type { SearchMessagesArgs } from "./message.args";
 import type { AttachmentInput, SendMessageInput } from "./message.input";
@@ -111,6 +112,8 @@ export class MessageService {
         // Sending reads everything before it.
         me.lastReadSeq = created.seq;
         me.lastReadAt = created.createdAt;
+        // The notification event commits (or rolls back) with the message; the relay sends it.
+        await enqueueMessageCreated(em, this.config.notifications.channel, created, members);
         return [created, members] as const;
       });
     } catch (error) {
@@ -123,6 +126,8 @@ export class MessageService {
     }
 
     ctx.loaders.message.prime(message.id, message);
+    ctx.app.metrics.messagesSent.inc({ kind: message.kind });
+    ctx.app.notifications.wake();
     await this.publishAdded(ctx, message, audience);
     // Sending ends typing at once.
     await this.typing.stop(viewer, conversationId, audience).catch((error) => {

@@ -3,7 +3,7 @@ import type { AsyncQueue } from "../../core/async-queue";
 import { BadUserInputError } from "../../core/errors";
 import { assertUuid } from "../../core/ids";
 import type { Logger } from "../../core/logger";
-import { Topic } from "../../core/pubsub";
+import { Topic, type PubSub } from "../../core/pubsub";
 import type { Viewer } from "../auth/viewer";
 import {
   audienceFeed,
@@ -22,12 +22,16 @@ import {
 /** Stored messages are replayed in pages of this size, and only while the client keeps up. */
 const REPLAY_PAGE = 100;
 const REPLAY_BUFFER = 200;
+/** Conversations whose newest seq one resync query reads. */
+const RESYNC_BATCH = 500;
 
 /**
  * Delivers one conversation's new messages to one subscriber in seq order, exactly once: stored
  * messages after the starting seq first, then live events. A live event that skips ahead (two
  * instances published in a race, or a publish was lost) is preceded by the missing seqs read from
  * the database; seqs commit in order under the conversation's row lock, so all below it are there.
+ * Events that never arrive (Redis was down, the publisher crashed after commit) are read when the
+ * feed resyncs; a failed read leaves it where it stands, to continue from there.
  */
 class OrderedFeed implements Feed {
   readonly conversationId: string;
@@ -35,6 +39,8 @@ class OrderedFeed implements Feed {
   private stopped = false;
   private chain: Promise<void>;
   private open!: () => void;
+  /** Deliveries waiting on the chain (the replay counts as one); none: deliver synchronously. */
+  private queued = 1;
 
   constructor(
     private readonly context: FeedContext<MessageWithSender>,
@@ -43,35 +49,68 @@ class OrderedFeed implements Feed {
     this.conversationId = context.conversationId;
     // Live events wait behind the gate until the replay is done.
     this.chain = new Promise((resolve) => (this.open = resolve));
+    streams.live.add(this);
   }
 
   start(startSeq: number, upTo: number): void {
     this.lastSent = startSeq;
     this.catchUp(upTo)
       .catch((error: unknown) => this.fail(error))
-      .finally(this.open);
+      .finally(() => {
+        this.queued--;
+        this.open();
+      });
   }
 
   onLive(event: unknown): void {
     if (this.stopped) return;
+    // The common case, the next seq with nothing ahead of it, costs no promise per subscriber.
+    if (this.queued === 0 && this.deliverNow(event as MessageAddedEvent)) return;
+    this.queued++;
     this.chain = this.chain
       .then(() => this.deliver(event as MessageAddedEvent))
-      .catch((error: unknown) => this.fail(error));
+      .catch((error: unknown) => this.fail(error))
+      .then(() => {
+        this.queued--;
+      });
   }
 
   stop(): void {
     this.stopped = true;
+    this.streams.live.delete(this);
+  }
+
+  /** Catches up to upTo, the conversation's newest seq, if live events went missing. */
+  resync(upTo: number): void {
+    if (this.stopped || upTo <= this.lastSent) return;
+    this.queued++;
+    this.chain = this.chain
+      .then(() => this.catchUp(upTo))
+      .catch((error: unknown) => this.fail(error))
+      .then(() => {
+        this.queued--;
+      });
+  }
+
+  /** Delivers or drops the event at once; false when seqs before it must be read first. */
+  private deliverNow(event: MessageAddedEvent): boolean {
+    // The audience was fixed at commit: a member removed before it never sees the message.
+    if (!this.streams.conversations.audienceOf(event).has(this.context.viewerId)) {
+      this.revoke();
+      return true;
+    }
+    const message = this.streams.decode(event);
+    if (message.seq <= this.lastSent) return true;
+    if (message.seq > this.lastSent + 1) return false;
+    this.context.sink.push(message);
+    this.lastSent = message.seq;
+    return true;
   }
 
   private async deliver(event: MessageAddedEvent): Promise<void> {
-    if (this.stopped) return;
-    // The audience was fixed at commit: a member removed before it never sees the message.
-    if (!this.streams.conversations.audienceOf(event).has(this.context.viewerId)) {
-      return this.revoke();
-    }
+    if (this.stopped || this.deliverNow(event)) return;
     const message = this.streams.decode(event);
-    if (message.seq <= this.lastSent) return;
-    if (message.seq > this.lastSent + 1) await this.catchUp(message.seq - 1);
+    await this.catchUp(message.seq - 1);
     if (this.stopped || message.seq <= this.lastSent) return;
     this.context.sink.push(message);
     this.lastSent = message.seq;
@@ -98,19 +137,29 @@ class OrderedFeed implements Feed {
 
   private revoke(): void {
     if (this.stopped) return;
-    this.stopped = true;
+    this.streams.logger.warn({ stack: new Error("revoke").stack, viewerId: this.context.viewerId, lastSent: this.lastSent }, "DEBUG feed revoked");
+    this.stop();
     this.context.revoke();
   }
 
+  /** A read failed (PostgreSQL down): the next event, resync or reconnect continues from lastSent. */
   private fail(error: unknown): void {
-    this.streams.logger.error({ err: error, conversationId: this.conversationId }, "feed failed");
-    this.revoke();
+    this.streams.logger.warn(
+      { err: error, conversationId: this.conversationId, lastSent: this.lastSent },
+      "feed behind: catching up later",
+    );
   }
 }
 
 /** The `messageAdded` and `messageUpdated` subscriptions. */
 export class MessageStreams {
   private readonly decoded = new WeakMap<object, MessageWithSender>();
+  /** The open messageAdded feeds of this instance. */
+  readonly live = new Set<OrderedFeed>();
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private stopResubscribed = () => {};
+  private resyncing = false;
+  private resyncAgain = false;
 
   constructor(
     private readonly orm: MikroORM,
@@ -153,6 +202,59 @@ export class MessageStreams {
         this.decode(event),
       ),
     });
+  }
+
+  /**
+   * Resyncs every feed each intervalMs (a publish can be lost without anyone noticing: a crash
+   * between commit and publish) and at once when the Redis subscriber is back after an outage.
+   */
+  start(intervalMs: number, pubsub: PubSub): void {
+    this.resyncTimer = setInterval(() => this.resync(), intervalMs);
+    this.resyncTimer.unref();
+    this.stopResubscribed = pubsub.onResubscribed(() => this.resync());
+  }
+
+  stop(): void {
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.resyncTimer = null;
+    this.stopResubscribed();
+  }
+
+  /** Feeds behind their conversation's newest seq catch up; one query per batch of conversations. */
+  resync(): void {
+    // A resync asked for while one runs runs again after it: it may have read positions too early.
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    this.resyncing = true;
+    void (async () => {
+      do {
+        this.resyncAgain = false;
+        await this.compare().catch((error: unknown) => {
+          this.logger.warn({ err: error }, "feed resync failed");
+        });
+      } while (this.resyncAgain);
+      this.resyncing = false;
+    })();
+  }
+
+  private async compare(): Promise<void> {
+    const feeds = new Map<string, OrderedFeed[]>();
+    for (const feed of this.live) {
+      const list = feeds.get(feed.conversationId);
+      if (list) list.push(feed);
+      else feeds.set(feed.conversationId, [feed]);
+    }
+    const ids = [...feeds.keys()];
+    for (let i = 0; i < ids.length; i += RESYNC_BATCH) {
+      const rows = await this.orm.em.fork().execute<{ id: string; last_seq: number }[]>(
+        `select id, last_seq from conversation
+          where id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
+        [JSON.stringify(ids.slice(i, i + RESYNC_BATCH))],
+      );
+      for (const row of rows) for (const feed of feeds.get(row.id) ?? []) feed.resync(row.last_seq);
+    }
   }
 
   /** The message of an event, decoded once however many local subscribers share it. */

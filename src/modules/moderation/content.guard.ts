@@ -3,7 +3,9 @@ import type { SafetyConfig } from "../../config";
 import { ContentRejectedError } from "../../core/errors";
 import type { RateLimiters } from "../../core/rate-limit";
 
-const LINK = /\b(?:https?:\/\/)?((?:[\p{L}\p{N}-]+\.)+[\p{L}]{2,})(?=[\s/:?#]|$)/giu;
+// A host name not glued to more name characters; punctuation after it ("evil.example.") still ends it.
+const LINK =
+  /(?<![\p{L}\p{N}-])((?:[\p{L}\p{N}-]+\.)+\p{L}{2,})(?![\p{L}\p{N}-]|\.[\p{L}\p{N}-])/giu;
 
 /** The configured deny-list (words, patterns, link domains) and flood detection for messages. */
 export class ContentGuard {
@@ -21,7 +23,9 @@ export class ContentGuard {
   }
 
   /** Refuses denied words, patterns and link domains in text and attachment URLs. */
-  check(text: string | null, urls: string[] = []): void {
+  check(raw: string | null, urls: string[] = []): void {
+    // Full-width letters and invisible format characters must not slip a word or domain past.
+    const text = raw?.normalize("NFKC").replace(/\p{Cf}/gu, "");
     if (text) {
       if (this.words?.test(text)) throw new ContentRejectedError("text", "word");
       if (this.config.denyPatterns.some((p) => p.test(text))) {

@@ -14,7 +14,7 @@ import {
   type SubscribeResolverData,
 } from "type-graphql";
 import type { Context } from "../../context";
-import { mapAsyncIterator } from "../../core/async-queue";
+import { EventSource } from "../../core/async-queue";
 import { BadUserInputError } from "../../core/errors";
 import { assertUserId } from "../../core/ids";
 import { User } from "../users/user.entity";
@@ -64,10 +64,7 @@ export class PresenceResolver {
       const viewer = context.requireViewer();
       const ids = args.userIds != null ? userIdList(args.userIds) : null;
       const stream = await context.app.presence.subscribe(context.em, viewer.id, ids);
-      return mapAsyncIterator(stream, (presence) => {
-        context.renew();
-        return presence;
-      });
+      return new EventSource(stream, { renew: () => context.renew() });
     },
   })
   presenceChanged(@Root() presence: Presence, @Args() _args: PresenceArgs): Presence {

@@ -125,6 +125,11 @@ export class PresenceService {
     await this.announceOffline(orphans.filter((userId) => !still.has(userId)));
   }
 
+  /** Which of userIds have an open connection anywhere, whoever asks: for internal use only. */
+  async online(userIds: readonly string[]): Promise<Set<string>> {
+    return userIds.length ? this.store.online([...userIds], Date.now()) : new Set();
+  }
+
   /** Presence of users the viewer may see; everyone else reads OFFLINE with no lastSeenAt. */
   async statuses(em: EntityManager, viewerId: string, userIds: readonly string[]) {
     const visible = await visibleUsers(em, viewerId, userIds);

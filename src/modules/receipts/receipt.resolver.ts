@@ -16,7 +16,7 @@ import {
   type SubscribeResolverData,
 } from "type-graphql";
 import type { Context } from "../../context";
-import { mapAsyncIterator } from "../../core/async-queue";
+import { EventSource } from "../../core/async-queue";
 import { assertUuid } from "../../core/ids";
 import { Topic } from "../../core/pubsub";
 import { Conversation } from "../conversations/conversation.entity";
@@ -75,10 +75,7 @@ export class ReceiptResolver {
           readAt: new Date(event.readAt),
         })),
       });
-      return mapAsyncIterator(stream, (receipt) => {
-        context.renew();
-        return receipt;
-      });
+      return new EventSource(stream, { renew: () => context.renew() });
     },
   })
   readReceipt(@Root() receipt: ReadReceipt, @Args() _args: ReadReceiptArgs): ReadReceipt {

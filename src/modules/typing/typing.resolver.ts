@@ -14,7 +14,7 @@ import {
   type SubscribeResolverData,
 } from "type-graphql";
 import type { Context } from "../../context";
-import { mapAsyncIterator } from "../../core/async-queue";
+import { EventSource } from "../../core/async-queue";
 import { assertUuid } from "../../core/ids";
 import { Topic } from "../../core/pubsub";
 import { User } from "../users/user.entity";
@@ -52,10 +52,7 @@ export class TypingResolver {
         topic: Topic.typing,
         feed: typingFeed(conversationStreams),
       });
-      return mapAsyncIterator(stream, (event) => {
-        context.renew();
-        return event;
-      });
+      return new EventSource(stream, { renew: () => context.renew() });
     },
   })
   typing(@Root() event: TypingEvent, @Args() _args: TypingArgs): TypingEvent {

@@ -1,0 +1,118 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import { Router, type RequestHandler } from "express";
+import type { AppServices } from "../context";
+import type { Logger } from "./logger";
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const CHECK_TIMEOUT_MS = 2_000;
+/** Probes and scrapes arrive every few seconds; they are logged at debug level only. */
+const QUIET_PATHS = new Set(["/health", "/ready", "/metrics"]);
+
+const requestScope = new AsyncLocalStorage<string>();
+
+/** The id of the HTTP request being handled, wherever in its async chain this is called. */
+export function currentRequestId(): string | undefined {
+  return requestScope.getStore();
+}
+
+/** The request id of an HTTP request: set by requestLogger before any route runs. */
+export function requestIdOf(res: { locals: Record<string, unknown> }): string {
+  return typeof res.locals.requestId === "string" ? res.locals.requestId : randomUUID();
+}
+
+/**
+ * One JSON line per HTTP request: id (the caller's x-request-id when well-formed, echoed back),
+ * method, path without the query string, status, duration and operation name. Never headers,
+ * query strings or bodies, which carry tokens and message text.
+ */
+export function requestLogger(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const header = req.get("x-request-id");
+    const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader("x-request-id", requestId);
+    const started = process.hrtime.bigint();
+    res.once("close", () => {
+      const path = req.originalUrl.split("?")[0];
+      const body = req.body as { operationName?: unknown } | undefined;
+      const operationName =
+        typeof body?.operationName === "string" ? body.operationName : undefined;
+      const level = QUIET_PATHS.has(path) ? "debug" : "info";
+      logger[level](
+        {
+          requestId,
+          method: req.method,
+          path,
+          status: res.writableFinished ? res.statusCode : 499,
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          operationName: operationName?.slice(0, 100),
+          userId: res.locals.userId,
+        },
+        "request",
+      );
+    });
+    requestScope.run(requestId, next);
+  };
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, "ok" | "unavailable">;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** PostgreSQL answers `select 1`, and Redis (when configured) answers PING. */
+export async function readiness(services: AppServices): Promise<Readiness> {
+  const probes: Record<string, () => Promise<unknown>> = {
+    postgres: () => services.orm.em.getConnection().execute("select 1"),
+  };
+  const redis = services.pubsub.redis;
+  if (redis) probes.redis = () => redis.ping();
+  const checks: Readiness["checks"] = {};
+  await Promise.all(
+    Object.entries(probes).map(async ([name, probe]) => {
+      try {
+        await withTimeout(probe(), CHECK_TIMEOUT_MS);
+        checks[name] = "ok";
+      } catch (error) {
+        services.logger.warn({ err: error, dependency: name }, "readiness check failed");
+        checks[name] = "unavailable";
+      }
+    }),
+  );
+  return { ready: Object.values(checks).every((c) => c === "ok"), checks };
+}
+
+/** GET /ready and GET /metrics; `drain()` turns /ready to 503 once the instance is stopping. */
+export function operationsRoutes(services: AppServices) {
+  let draining = false;
+  const router = Router();
+  router.get("/ready", async (_req, res) => {
+    if (draining) {
+      res.status(503).json({ status: "draining", checks: {} });
+      return;
+    }
+    const { ready, checks } = await readiness(services);
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", checks });
+  });
+  router.get("/metrics", async (_req, res) => {
+    res.setHeader("content-type", services.metrics.registry.contentType);
+    res.end(await services.metrics.render());
+  });
+  return {
+    router,
+    drain() {
+      draining = true;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import "reflect-metadata";
+import fs from "node:fs";
+import http from "node:http";
+import { Session } from "node:inspector";
+import { randomUUID } from "node:crypto";
+import { buildApp } from "../../../src/app";
+import { loadConfig } from "../../../src/config";
+import { now, serve, usage } from "../lib/ipc";
+
+/**
+ * The chat service under test, configured from the environment like src/main.ts, with what the
+ * bench needs to see inside: SQL statements sent, per-request server time, CPU and memory.
+ */
+async function main() {
+  let statements = 0;
+  let timing: { durations: number[]; statements: number[] } | null = null;
+
+  // Server time of each HTTP request: from the request event to the response's last byte.
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (this: http.Server, event: string, ...args: any[]) {
+    if (event === "request" && timing) {
+      const [, res] = args as [http.IncomingMessage, http.ServerResponse];
+      const started = performance.now();
+      const before = statements;
+      const record = timing;
+      res.once("finish", () => {
+        record.durations.push(performance.now() - started);
+        record.statements.push(statements - before);
+      });
+    }
+    return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
+  } as typeof emit;
+
+  const config = loadConfig(process.env);
+  const app = await buildApp(config, {
+    onQuery: () => {
+      statements++;
+    },
+    ...(process.env.BENCH_FANOUT === "off" ? { fanout: false } : {}),
+  } as Parameters<typeof buildApp>[1]);
+  const url = await app.start(0);
+  const orm = app.services.orm;
+
+  const inspector = new Session();
+  inspector.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) =>
+      inspector.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+
+  serve(
+    {
+      /** A CPU profile of the phase between profileStart and profileStop, written to `file`. */
+      profileStart: async () => {
+        await post("Profiler.enable");
+        await post("Profiler.setSamplingInterval", { interval: 200 });
+        await post("Profiler.start");
+      },
+      profileStop: async (params: { file: string }) => {
+        const { profile } = await post("Profiler.stop");
+        fs.writeFileSync(params.file, JSON.stringify(profile));
+        return params.file;
+      },
+      usage: () => {
+        if (typeof global.gc === "function") global.gc();
+        return usage();
+      },
+      statements: () => statements,
+      cpu: () => usage(),
+      startTiming: () => {
+        timing = { durations: [], statements: [] };
+      },
+      stopTiming: () => {
+        const result = timing;
+        timing = null;
+        return result;
+      },
+      /** Single-row INSERTs through the service's own pool, as many at once as it allows. */
+      insertCeiling: async (params: {
+        conversationId: string;
+        senderId: string;
+        firstSeq: number;
+        durationMs: number;
+      }) => {
+        let seq = params.firstSeq;
+        let done = 0;
+        const latencies: number[] = [];
+        const started = now();
+        const deadline = started + params.durationMs;
+        const worker = async () => {
+          while (now() < deadline) {
+            const t0 = now();
+            await orm.em.fork().execute(
+              `insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
+                 values (?, ?, ?, ?, 'TEXT', ?, '[]', now())`,
+              [randomUUID(), params.conversationId, seq++, params.senderId, `ceiling ${seq}`],
+            );
+            latencies.push(now() - t0);
+            done++;
+          }
+        };
+        await Promise.all(Array.from({ length: config.databasePoolMax }, worker));
+        return { inserts: done, seconds: (now() - started) / 1000, latencies, nextSeq: seq };
+      },
+    },
+    { url, pid: process.pid },
+    () => app.stop(),
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,241 @@
+import "reflect-metadata";
+import fs from "node:fs";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import { createDatabase, dropDatabase, Seeder } from "./lib/db";
+import { startProcess, type BenchProcess } from "./lib/ipc";
+import { describeMachine } from "./lib/machine";
+import { printReport } from "./lib/report";
+import type { Bench, Options, System } from "./workloads/bench";
+import { fanout, type FanoutResult } from "./workloads/w1-fanout";
+import { sendPath } from "./workloads/w2-send";
+import { connections } from "./workloads/w3-connections";
+import { churn } from "./workloads/w4-churn";
+import { history } from "./workloads/w5-history";
+import { median } from "./lib/stats";
+
+const ROOT = path.join(__dirname, "..", "..");
+const ADMIN_URL =
+  process.env.BENCH_ADMIN_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+const SECRET = "bench-secret-that-is-long-enough-for-hs256!!";
+
+const HELP = `npm run bench -- [flags]
+  --quick                 one run each, shorter phases, W3 with 1,000 connections, W5 with 100,000 messages
+  --only W1,W2,...        run only these workloads (W1 fan-out, W2 send path, W3 connections, W4 churn, W5 history)
+  --runs N                repetitions per figure (default 3; the table shows medians)
+  --shapes 1x1000,...     W1 shapes, conversations x subscribers (default 1x1000,10x100,100x10)
+  --events N              W1 events per conversation per burst (default 200)
+  --w2-rates 250,500,...   W2 send rates to try
+  --w3-connections N      W3 connections (default 10000)
+  --w5-messages N         W5 conversation length (default 1000000)
+  --baseline              also measure the service with the fan-out optimisation off (before/after)
+  --profile               CPU profiles of the service's measured phases in bench-results/profiles/
+  --systems a,b           W1 systems to run, by name prefix (socket.io, raw, plain, service)
+  --loadgens N            load generator processes (default 2)`;
+
+function parseOptions(argv: string[]): Options {
+  const flag = (name: string) => argv.includes(name);
+  const value = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  if (flag("--help") || flag("-h")) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const quick = flag("--quick");
+  const only = value("--only");
+  return {
+    quick,
+    only: only ? new Set(only.toUpperCase().split(",")) : null,
+    runs: Number(value("--runs") ?? (quick ? 1 : 3)),
+    events: Number(value("--events") ?? (quick ? 100 : 200)),
+    shapes: (value("--shapes") ?? "1x1000,10x100,100x10")
+      .split(",")
+      .map((s) => s.split("x").map(Number) as [number, number]),
+    rateMs: quick ? 1_500 : 3_000,
+    w3Connections: Number(value("--w3-connections") ?? (quick ? 1_000 : 10_000)),
+    w5Messages: Number(value("--w5-messages") ?? (quick ? 100_000 : 1_000_000)),
+    w5Inbox: 1_000,
+    baseline: flag("--baseline"),
+    profile: flag("--profile"),
+    loadgens: Number(value("--loadgens") ?? 2),
+    systems: value("--systems")?.toLowerCase().split(",") ?? null,
+    w2Rates: value("--w2-rates")?.split(",").map(Number) ?? null,
+  };
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  const runs = (w: string) => !options.only || options.only.has(w);
+  const id = randomUUID().slice(0, 8);
+  const database = `chat_bench_${id}`;
+  const outDir = path.join(ROOT, "bench-results");
+  fs.mkdirSync(path.join(outDir, "logs"), { recursive: true });
+  const log = (message: string) =>
+    console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+  const databaseUrl = await createDatabase(ADMIN_URL, database);
+  const machine = await describeMachine(databaseUrl, REDIS_URL);
+  log(`machine: ${machine.cores} cores, ${machine.cpuModel}; database ${database}`);
+  const started: BenchProcess[] = [];
+  const start = async (
+    name: string,
+    script: string,
+    env: Record<string, string> = {},
+    nodeFlags: string[] = [],
+  ) => {
+    const p = await startProcess(name, script, {
+      env: { REDIS_URL, ...env },
+      nodeFlags,
+      logFile: path.join(outDir, "logs", `${name}.log`),
+    });
+    started.push(p);
+    return p;
+  };
+  let seeder: Seeder | null = null;
+  try {
+    const servicePrefix = `bench:${id}:`;
+    const serviceEnv = (prefix: string, fanoutOff: boolean) => ({
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: "warn",
+      MESSAGE_RATE_LIMIT: "1000000",
+      CONNECTION_RATE_LIMIT: "1000000",
+      FLOOD_MAX_REPEATS: "1000000",
+      MAX_CONNECTIONS_PER_USER: "1000",
+      BENCH_FANOUT: fanoutOff ? "off" : "on",
+    });
+    const service = await start("service", "service", serviceEnv(servicePrefix, false), [
+      "--expose-gc",
+    ]);
+    const baseline = options.baseline
+      ? await start("baseline", "service", serviceEnv(`bench:${id}b:`, true), ["--expose-gc"])
+      : null;
+    seeder = await Seeder.connect(databaseUrl);
+    const peerPrefix = `bench:${id}:peer:`;
+    const peerEnv = { BENCH_PREFIX: peerPrefix };
+    const [raw, socketio, graphql] = await Promise.all([
+      start("raw-ws", "raw-ws", peerEnv, ["--expose-gc"]),
+      start("socketio", "socketio", peerEnv, ["--expose-gc"]),
+      start("graphql-ws", "graphql-ws", peerEnv, ["--expose-gc"]),
+    ]);
+    const loadgens = await Promise.all(
+      Array.from({ length: options.loadgens }, (_, i) => start(`loadgen${i}`, "loadgen")),
+    );
+    const publisher = await start("publisher", "publisher");
+    const bench: Bench = {
+      options,
+      service,
+      baseline,
+      raw,
+      socketio,
+      graphql,
+      loadgens,
+      publisher,
+      seeder,
+      servicePrefix,
+      peerPrefix,
+      secret: SECRET,
+      results: {},
+      outDir,
+      log,
+    };
+
+    if (runs("W1")) {
+      const systems: System[] = [
+        {
+          name: "Socket.IO + Redis adapter",
+          kind: "socketio",
+          url: socketio.info.url,
+          mode: "socketio",
+          prefix: peerPrefix,
+          process: socketio,
+        },
+        {
+          name: "raw ws (one frame)",
+          kind: "raw",
+          url: raw.info.url,
+          mode: "raw",
+          prefix: peerPrefix,
+          process: raw,
+        },
+        {
+          name: "plain graphql-ws",
+          kind: "graphql",
+          url: graphql.info.url,
+          mode: "graphql",
+          prefix: peerPrefix,
+          process: graphql,
+        },
+        {
+          name: "service",
+          kind: "graphql",
+          url: service.info.url.replace(/^http/, "ws"),
+          mode: "service",
+          prefix: servicePrefix,
+          process: service,
+        },
+      ];
+      if (options.systems) {
+        const wanted = options.systems;
+        systems.splice(
+          0,
+          systems.length,
+          ...systems.filter((s) => wanted.some((w) => s.name.toLowerCase().startsWith(w))),
+        );
+      }
+      if (baseline) {
+        systems.push({
+          name: "service (fan-out off)",
+          kind: "graphql",
+          url: baseline.info.url.replace(/^http/, "ws"),
+          mode: "service",
+          prefix: `bench:${id}b:`,
+          process: baseline,
+        });
+      }
+      const w1: FanoutResult[] = [];
+      for (const shape of options.shapes) {
+        log(`W1 ${shape.join("x")}`);
+        w1.push(...(await fanout(bench, systems, shape)));
+      }
+      bench.results.W1 = w1;
+    }
+    if (runs("W2")) bench.results.W2 = await sendPath(bench);
+    if (runs("W3")) bench.results.W3 = await connections(bench);
+    if (runs("W4")) bench.results.W4 = await churn(bench);
+    if (runs("W5")) bench.results.W5 = await history(bench);
+
+    const report = {
+      at: new Date().toISOString(),
+      machine,
+      options: { ...options, only: options.only ? [...options.only] : null },
+      results: bench.results,
+    };
+    const file = path.join(outDir, `bench-${report.at.replace(/[:.]/g, "-")}.json`);
+    fs.writeFileSync(
+      file,
+      JSON.stringify(report, (_k, v) => (v instanceof Float64Array ? undefined : v), 2),
+    );
+    fs.copyFileSync(file, path.join(outDir, "latest.json"));
+    printReport(report);
+    log(`results written to ${path.relative(ROOT, file)}`);
+  } finally {
+    await seeder?.close().catch(() => {});
+    for (const p of started.reverse()) await p.stop().catch(() => {});
+    await dropDatabase(ADMIN_URL, database).catch((e) => console.error(e));
+  }
+}
+
+void median;
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,222 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { codeOf, gql, gqlOk, wsClient, type GraphQLResponse } from "../helpers/client";
+import {
+  CREATE_CONVERSATION,
+  createDirect,
+  createGroup,
+  SEND_MESSAGE,
+} from "../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../helpers/app";
+import { testUser, type TestUser } from "../helpers/tokens";
+import { connected } from "./support";
+
+const REPORT = `mutation($input: ReportInput!) { report(input: $input) { id } }`;
+const SET_TYPING = `mutation($id: ID!, $on: Boolean!) { setTyping(conversationId: $id, isTyping: $on) }`;
+const WINDOW_MS = 60_000;
+
+/** RATE_LIMITED with a retry delay within the window. */
+function expectLimited(result: GraphQLResponse) {
+  expect(codeOf(result)).toBe("RATE_LIMITED");
+  expect(result.data).toBeNull();
+  const retryAfterMs = result.errors?.[0]?.extensions?.retryAfterMs;
+  expect(retryAfterMs).toBeGreaterThan(0);
+  expect(retryAfterMs).toBeLessThanOrEqual(WINDOW_MS);
+  expect(result.errors?.[0]?.message).toMatch(/^Too many .+; retry in \d+ s$/);
+}
+
+describe("Rate limits", () => {
+  const env = testEnv({
+    MESSAGE_RATE_LIMIT: "3",
+    MESSAGE_RATE_WINDOW_MS: String(WINDOW_MS),
+    CONVERSATION_RATE_LIMIT: "2",
+    CONVERSATION_RATE_WINDOW_MS: String(WINDOW_MS),
+    REPORT_RATE_LIMIT: "2",
+    REPORT_RATE_WINDOW_MS: String(WINDOW_MS),
+    TYPING_RATE_LIMIT: "2",
+    TYPING_RATE_WINDOW_MS: String(WINDOW_MS),
+    TYPING_THROTTLE_MS: "0",
+    CONNECTION_RATE_LIMIT: "2",
+    CONNECTION_RATE_WINDOW_MS: String(WINDOW_MS),
+  });
+  // Two instances with the same REDIS_PREFIX share every counter.
+  let a: TestApp;
+  let b: TestApp;
+
+  const send = (app: TestApp, from: TestUser, conversationId: string, text: string, id?: string) =>
+    gql(
+      app.url,
+      SEND_MESSAGE,
+      { input: { conversationId, text, clientMessageId: id } },
+      from.token,
+    );
+  /** A conversation made by someone else, so the sender's own conversation count is untouched. */
+  const conversationWith = async (user: TestUser) => {
+    const host = await testUser("host");
+    return createDirect(a.url, host, user);
+  };
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  describe("MESSAGE_RATE_LIMIT", () => {
+    it("should refuse the 4th message within the window with RATE_LIMITED and retryAfterMs", async () => {
+      const alice = await testUser("alice");
+      const { id } = await conversationWith(alice);
+      for (let i = 1; i <= 3; i++)
+        expect((await send(a, alice, id, `m${i}`)).errors).toBeUndefined();
+      expectLimited(await send(a, alice, id, "m4"));
+      // The refused message was not stored.
+      const data = await gqlOk(
+        a.url,
+        `query($id: ID!) { conversation(id: $id) { lastSeq } }`,
+        { id },
+        alice.token,
+      );
+      expect(data.conversation.lastSeq).toBe(3);
+      // Others are not affected.
+      const bob = await testUser("bob");
+      const other = await conversationWith(bob);
+      expect((await send(a, bob, other.id, "hi")).errors).toBeUndefined();
+    });
+
+    it("should share the count between instances with the same REDIS_PREFIX", async () => {
+      const alice = await testUser("alice");
+      const { id } = await conversationWith(alice);
+      expect((await send(a, alice, id, "a1")).errors).toBeUndefined();
+      expect((await send(a, alice, id, "a2")).errors).toBeUndefined();
+      expect((await send(b, alice, id, "b1")).errors).toBeUndefined();
+      expectLimited(await send(b, alice, id, "b2"));
+      expectLimited(await send(a, alice, id, "a3"));
+    });
+
+    it("should not count an idempotent retry with the same clientMessageId", async () => {
+      const alice = await testUser("alice");
+      const { id } = await conversationWith(alice);
+      const first = await send(a, alice, id, "once", "client-1");
+      for (const app of [a, b, a, b]) {
+        const retry = await send(app, alice, id, "once", "client-1");
+        expect(retry.errors).toBeUndefined();
+        expect(retry.data!.sendMessage.id).toBe(first.data!.sendMessage.id);
+      }
+      expect((await send(a, alice, id, "two", "client-2")).errors).toBeUndefined();
+      expect((await send(b, alice, id, "three")).errors).toBeUndefined();
+      expectLimited(await send(a, alice, id, "four", "client-4"));
+    });
+  });
+
+  describe("CONVERSATION_RATE_LIMIT", () => {
+    it("should refuse the 3rd new conversation, but still return an existing DIRECT one", async () => {
+      const [alice, bob, carol] = await Promise.all([
+        testUser("alice"),
+        testUser("bob"),
+        testUser("carol"),
+      ]);
+      const direct = await createDirect(a.url, alice, bob, "limit");
+      await createGroup(b.url, alice, [bob, carol], "second");
+      const third = await gql(
+        a.url,
+        CREATE_CONVERSATION,
+        { input: { kind: "GROUP", title: "third", participantIds: [carol.id] } },
+        alice.token,
+      );
+      expectLimited(third);
+      // Asking for the existing DIRECT conversation again creates nothing and is not refused.
+      const again = await createDirect(b.url, alice, bob, "limit");
+      expect(again.id).toBe(direct.id);
+    });
+  });
+
+  describe("REPORT_RATE_LIMIT", () => {
+    it("should refuse the 3rd new report, while repeating an open one is not counted", async () => {
+      const [alice, bob, carol, dave] = await Promise.all([
+        testUser("alice"),
+        testUser("bob"),
+        testUser("carol"),
+        testUser("dave"),
+      ]);
+      await createGroup(a.url, bob, [alice, carol, dave], "reports");
+      const report = (app: TestApp, userId: string) =>
+        gql(app.url, REPORT, { input: { userId, reason: "SPAM" } }, alice.token);
+      const first = await report(a, bob.id);
+      expect(first.errors).toBeUndefined();
+      for (const app of [a, b, a]) {
+        expect((await report(app, bob.id)).data?.report.id).toBe(first.data!.report.id);
+      }
+      expect((await report(b, carol.id)).errors).toBeUndefined();
+      expectLimited(await report(a, dave.id));
+    });
+  });
+
+  describe("TYPING_RATE_LIMIT", () => {
+    it("should refuse the 3rd typing event within the window; stopping is never refused", async () => {
+      const alice = await testUser("alice");
+      const { id } = await conversationWith(alice);
+      for (const app of [a, b]) {
+        expect((await gql(app.url, SET_TYPING, { id, on: true }, alice.token)).errors).toBe(
+          undefined,
+        );
+      }
+      expectLimited(await gql(a.url, SET_TYPING, { id, on: true }, alice.token));
+      expect((await gqlOk(b.url, SET_TYPING, { id, on: false }, alice.token)).setTyping).toBe(true);
+    });
+  });
+
+  describe("CONNECTION_RATE_LIMIT", () => {
+    it("should close the 3rd connection attempt within the window with 4429", async () => {
+      const alice = await testUser("alice");
+      // Attempts count even when the connections close again at once.
+      for (const app of [a, b]) {
+        const ws = await connected(app.wsUrl, alice);
+        await ws.dispose();
+      }
+      const third = wsClient(a.wsUrl, alice.token);
+      expect(await third.closed).toEqual({ code: 4429, reason: "Too many connection attempts" });
+      await third.dispose();
+      // Another user still connects.
+      const bob = await testUser("bob");
+      await (await connected(b.wsUrl, bob)).dispose();
+    });
+  });
+
+  describe("with a policy endpoint that refuses", () => {
+    let server: http.Server;
+    let app: TestApp;
+    let asked = 0;
+
+    beforeAll(async () => {
+      server = http.createServer((req, res) => {
+        asked++;
+        req.resume();
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ allow: false, reason: "not eligible" }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      app = await startTestApp({ ...env, CHAT_POLICY_URL: `http://127.0.0.1:${port}/` });
+    });
+    afterAll(async () => {
+      await app?.stop();
+      await new Promise((resolve) => server?.close(resolve));
+    });
+
+    it("should count refused attempts, so nobody can hammer the policy endpoint", async () => {
+      const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
+      const attempt = () =>
+        gql(
+          app.url,
+          CREATE_CONVERSATION,
+          { input: { kind: "DIRECT", participantIds: [bob.id] } },
+          alice.token,
+        );
+      for (let i = 0; i < 2; i++)
+        expect((await attempt()).errors?.[0]?.message).toBe("not eligible");
+      expectLimited(await attempt());
+      expect(asked).toBe(2);
+    });
+  });
+});
