@@ -7,11 +7,11 @@ import { expressMiddleware } from "@as-integrations/express5";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import {
+  GraphQLError,
   NoSchemaIntrospectionCustomRule,
   specifiedRules,
   validate,
   type DocumentNode,
-  type GraphQLError,
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from "graphql";
@@ -226,8 +226,24 @@ async function wire(
     ...armor.validationRules,
     ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ];
+  // Coded as Apollo codes them over HTTP (uncoded, the masking would turn them into internal
+  // errors), and without field suggestions in production, as armor's HTTP plugin does.
   const validateWs = (schema: GraphQLSchema, document: DocumentNode) =>
-    validate(schema, document, wsRules);
+    validate(schema, document, wsRules).map(
+      (e) =>
+        new GraphQLError(
+          config.production
+            ? e.message.replace(/Did you mean ".+"/g, "[Suggestion hidden]")
+            : e.message,
+          {
+            nodes: e.nodes,
+            source: e.source,
+            positions: e.positions,
+            originalError: e.originalError,
+            extensions: { ...e.extensions, code: "GRAPHQL_VALIDATION_FAILED" },
+          },
+        ),
+    );
   // Executes each event once per group of identical subscriptions and shares the frame (fanout.ts).
   const fanout = createFanout(schema, validateWs, (context) =>
     services.metrics.observeDelivery(context),

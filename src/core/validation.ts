@@ -16,10 +16,8 @@ export function optionalText(
 
 export function codePoints(value: string): number {
   let count = 0;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0xd800 || code > 0xdbff) count++;
-  }
+  // The string iterator pairs surrogates and yields a lone one on its own, so each counts once.
+  for (const _ of value) count++;
   return count;
 }
 

@@ -145,6 +145,8 @@ async function main() {
       secret: SECRET,
       results: {},
       outDir,
+      startService: (name) =>
+        start(name, "service", serviceEnv(`bench:${id}:${name}:`, false), ["--expose-gc"]),
       log,
     };
 

@@ -282,8 +282,9 @@ describe("Authorization matrix", () => {
       },
     },
     "Subscription.messageAdded": {
-      query: `subscription($id: ID) { messageAdded(conversationId: $id) { id text } }`,
-      variables: () => ({ id: group.id }),
+      query: `subscription($id: ID, $after: Int) { messageAdded(conversationId: $id, afterSeq: $after) { id text } }`,
+      // With afterSeq, so a replay of stored messages would show too.
+      variables: () => ({ id: group.id, after: 0 }),
       expected: "NOT_FOUND",
     },
     "Subscription.messageUpdated": {

@@ -137,7 +137,6 @@ class OrderedFeed implements Feed {
 
   private revoke(): void {
     if (this.stopped) return;
-    this.streams.logger.warn({ stack: new Error("revoke").stack, viewerId: this.context.viewerId, lastSent: this.lastSent }, "DEBUG feed revoked");
     this.stop();
     this.context.revoke();
   }

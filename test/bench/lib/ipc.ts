@@ -144,3 +144,12 @@ export function usage() {
   const cpu = process.cpuUsage();
   return { cpuMs: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage.rss(), at: now() };
 }
+
+/** usage() after two garbage collections a moment apart (needs --expose-gc): what is held. */
+export async function settledUsage() {
+  for (let i = 0; i < 2; i++) {
+    global.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return usage();
+}

@@ -10,6 +10,9 @@ export interface Machine {
   node: string;
   postgres: string;
   redis: string;
+  loadAverage: number[];
+  /** Milliseconds for a 10^8-iteration loop on one core: this machine's speed at the time. */
+  calibrationMs: number;
 }
 
 export async function describeMachine(databaseUrl: string, redisUrl: string): Promise<Machine> {
@@ -29,5 +32,15 @@ export async function describeMachine(databaseUrl: string, redisUrl: string): Pr
     node: process.version,
     postgres: rows[0].server_version,
     redis: /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown",
+    loadAverage: os.loadavg(),
+    calibrationMs: calibrate(),
   };
+}
+
+function calibrate(): number {
+  const started = performance.now();
+  let x = 0;
+  for (let i = 0; i < 1e8; i++) x += i;
+  if (x < 0) console.log(x);
+  return Math.round(performance.now() - started);
 }

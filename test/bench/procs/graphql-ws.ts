@@ -5,7 +5,7 @@ import { buildSchema, GraphQLObjectType } from "graphql";
 import { RedisPubSub } from "graphql-redis-subscriptions";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
-import { serve, usage } from "../lib/ipc";
+import { serve, settledUsage } from "../lib/ipc";
 
 /**
  * Peer (c): the plain framework. A minimal graphql-ws server on graphql-redis-subscriptions with
@@ -41,10 +41,7 @@ async function main() {
   useServer({ schema }, wss);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  serve(
-    { usage: () => (global.gc?.(), usage()) },
-    { url: `ws://127.0.0.1:${port}/graphql`, pid: process.pid },
-  );
+  serve({ usage: settledUsage }, { url: `ws://127.0.0.1:${port}/graphql`, pid: process.pid });
 }
 
 main().catch((error: unknown) => {

@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import WebSocket, { WebSocketServer } from "ws";
-import { serve, usage } from "../lib/ipc";
+import { serve, settledUsage } from "../lib/ipc";
 
 /**
  * Ceiling (a): a raw ws server. Each Redis message on a conversation's channel is already the frame's
@@ -64,10 +64,7 @@ async function main() {
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  serve(
-    { usage: () => (global.gc?.(), usage()) },
-    { url: `ws://127.0.0.1:${port}/`, pid: process.pid },
-  );
+  serve({ usage: settledUsage }, { url: `ws://127.0.0.1:${port}/`, pid: process.pid });
 }
 
 main().catch((error: unknown) => {

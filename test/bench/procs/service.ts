@@ -5,7 +5,7 @@ import { Session } from "node:inspector";
 import { randomUUID } from "node:crypto";
 import { buildApp } from "../../../src/app";
 import { loadConfig } from "../../../src/config";
-import { now, serve, usage } from "../lib/ipc";
+import { now, serve, settledUsage, usage } from "../lib/ipc";
 
 /**
  * The chat service under test, configured from the environment like src/main.ts, with what the
@@ -61,10 +61,7 @@ async function main() {
         fs.writeFileSync(params.file, JSON.stringify(profile));
         return params.file;
       },
-      usage: () => {
-        if (typeof global.gc === "function") global.gc();
-        return usage();
-      },
+      usage: settledUsage,
       statements: () => statements,
       cpu: () => usage(),
       startTiming: () => {

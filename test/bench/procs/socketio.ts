@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
-import { serve, usage } from "../lib/ipc";
+import { serve, settledUsage } from "../lib/ipc";
 
 /**
  * Peer (b): Socket.IO 4 with the Redis adapter, one room per conversation, as the seeds used it.
@@ -27,7 +27,7 @@ async function main() {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   serve(
-    { usage: () => (global.gc?.(), usage()) },
+    { usage: settledUsage },
     { url: `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, pid: process.pid },
   );
 }

@@ -51,6 +51,8 @@ export interface Bench {
   secret: string;
   results: Record<string, any>;
   outDir: string;
+  /** Another instance of the service, fresh (W3 measures memory from a clean start). */
+  startService(name: string): Promise<BenchProcess>;
   log(message: string): void;
 }
 

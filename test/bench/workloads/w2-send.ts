@@ -68,7 +68,7 @@ export async function sendPath(bench: Bench): Promise<SendResult> {
 
   const rates =
     options.w2Rates ??
-    (options.quick ? [500, 1000, 2000, 3000] : [250, 500, 1000, 1500, 2000, 2500, 3000, 4000]);
+    (options.quick ? [50, 100, 250, 500, 1000] : [50, 100, 250, 500, 1000, 1500, 2000, 3000]);
   const durationMs = options.quick ? 2_000 : 3_000;
   const result: SendResult = {
     pairs,

@@ -49,7 +49,9 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
   for (let g = 0; g < n / GROUP; g++) {
     groups.push(await bench.seeder.group(users.slice(g * GROUP, (g + 1) * GROUP), "W3"));
   }
-  const url = bench.service.info.url as string;
+  // A fresh instance: its memory before and after holds nothing but these connections.
+  const service = await bench.startService("service-w3");
+  const url = service.info.url as string;
   const specs: ConnectionSpec[] = users.map((_, i) => {
     const conversationId = groups[Math.floor(i / GROUP)];
     return {
@@ -61,7 +63,8 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
     };
   });
 
-  const before = await bench.service.call<Usage>("usage");
+  await sleep(2_000);
+  const before = await service.call<Usage>("usage");
   const started = Date.now();
   await openAll(bench, "graphql", url.replace(/^http/, "ws"), specs);
   const senders = groups.map((conversationId, g) => ({
@@ -71,7 +74,7 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
   await warmUpBySending(bench, url, senders);
   const connectSeconds = (Date.now() - started) / 1000;
   await sleep(2_000);
-  const after = await bench.service.call<Usage>("usage");
+  const after = await service.call<Usage>("usage");
   const rssPerConnection = (after.rss - before.rss) / n;
   bench.log(
     `  W3: ${n} connections, ${2 * n} subscriptions live in ${connectSeconds.toFixed(1)} s; service RSS +${((after.rss - before.rss) / 2 ** 20).toFixed(0)} MiB = ${(rssPerConnection / 1024).toFixed(1)} KB per connection`,
@@ -109,6 +112,7 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
     );
   }
   await Promise.all(bench.loadgens.map((lg) => lg.call("closeAll")));
+  await service.stop();
 
   // Ceilings: the same number of idle connections on the raw ws server and on Socket.IO.
   for (const [peer, key] of [

@@ -77,7 +77,7 @@ export async function churn(bench: Bench): Promise<ChurnResult> {
   const result: ChurnResult = { churners, periodMs, listeners, rate, quiet: [], churn: [] };
   const phase = async (withChurn: boolean): Promise<ChurnPhase> => {
     await resetAll(bench);
-    const before = await bench.service.call<Usage>("usage");
+    const before = await bench.service.call<Usage>("cpu");
     const churning = withChurn
       ? Promise.all(
           bench.loadgens.map((lg) =>
@@ -93,7 +93,7 @@ export async function churn(bench: Bench): Promise<ChurnResult> {
       maxInFlight: 64,
     });
     const ops = (await churning).reduce((n, r) => n + r.operations, 0);
-    const after = await bench.service.call<Usage>("usage");
+    const after = await bench.service.call<Usage>("cpu");
     const expected = (sent.issued - sent.failed) * listeners;
     const got = await settle(bench, expected, 5_000);
     return {

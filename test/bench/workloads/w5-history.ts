@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { encodeSeqCursor } from "../../../src/core/pagination";
 import { median, quantile } from "../lib/stats";
-import { tokens, type Bench } from "./bench";
+import { profileFile, tokens, type Bench } from "./bench";
 
 const MESSAGE_FIELDS = `id conversationId seq kind text clientMessageId createdAt editedAt deletedAt
   sender { id displayName } attachments { mediaId url mimeType name size width height }`;
@@ -156,8 +156,12 @@ export async function history(bench: Bench): Promise<HistoryResult> {
     requests,
     cases: [],
   };
-  for (const c of cases) {
+  for (const [i, c] of cases.entries()) {
+    if (options.profile) await bench.service.call("profileStart");
     const { timing, errors } = await measure(c.token, c.query, c.variables, requests);
+    if (options.profile) {
+      await bench.service.call("profileStop", { file: profileFile(bench, `w5-case${i + 1}`) });
+    }
     const statements: Record<number, number> = {};
     for (const size of [10, 50, 100]) {
       const one = await measure(c.token, c.query, c.variables, 5, size);
