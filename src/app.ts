@@ -23,7 +23,7 @@ import type { Config } from "./config";
 import { Context, type AppServices } from "./context";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./core/embedded-postgres";
 import { boundedWebSocket } from "./core/bounded-socket";
-import { isUnavailable, maskError } from "./core/errors";
+import { AppError, ErrorCode, isUnavailable, maskError } from "./core/errors";
 import { Metrics } from "./core/metrics";
 import { currentRequestId, operationsRoutes, requestIdOf, requestLogger } from "./core/operations";
 import { createLogger, type Logger } from "./core/logger";
@@ -215,8 +215,12 @@ async function wire(
   });
   services.metrics.watchWebSocketServer(wsServer);
   const armor = requestLimits(config);
+  // An outage of PostgreSQL or Redis is expected to happen and is reported by /ready: a warning
+  // per failed request, not an "unexpected error".
   const report = (requestId: string) => (error: unknown) =>
-    logger.error({ err: error, requestId }, "unexpected error");
+    isUnavailable(error)
+      ? logger.warn({ err: error, requestId }, "dependency unavailable")
+      : logger.error({ err: error, requestId }, "unexpected error");
   const maskAll = (errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] =>
     errors.map((e) => services.metrics.countError(maskError(e.toJSON(), e, report(requestId))));
 
@@ -253,7 +257,21 @@ async function wire(
     {
       schema,
       validate: validateWs,
-      ...(grouped ? { onSubscribe: fanout.onSubscribe, subscribe: fanout.subscribe } : {}),
+      // A subscription over the per-connection cap is refused; the others go on.
+      onSubscribe: (ctx, id, payload) => {
+        const open = Object.keys(ctx.subscriptions).length; // this one included
+        if (open > config.realtime.maxSubscriptionsPerConnection) {
+          return [
+            new AppError(
+              ErrorCode.BAD_USER_INPUT,
+              `At most ${config.realtime.maxSubscriptionsPerConnection} subscriptions per connection; complete one first`,
+              { limit: "MAX_SUBSCRIPTIONS_PER_CONNECTION" },
+            ),
+          ];
+        }
+        return grouped ? fanout.onSubscribe(ctx, id, payload) : undefined;
+      },
+      ...(grouped ? { subscribe: fanout.subscribe } : {}),
       connectionInitWaitTimeout: 3_000,
       onConnect: async (ctx) => {
         const token = connectionParamsToken(ctx.connectionParams);

@@ -113,6 +113,8 @@ export interface RealtimeConfig {
   /** A user whose last connection closed stays ONLINE this long, so a quick reconnect never flickers. */
   presenceGraceMs: number;
   maxConnectionsPerUser: number;
+  /** Open subscriptions on one graphql-ws connection; one more is refused with BAD_USER_INPUT. */
+  maxSubscriptionsPerConnection: number;
   /** WebSocket ping interval; a peer that misses a pong is dropped. */
   wsPingMs: number;
   /** A socket whose unsent data would exceed this is closed with 4008 (resume with afterSeq). */
@@ -312,6 +314,7 @@ function realtimeConfig(env: Env): RealtimeConfig {
     presenceTtlMs,
     presenceGraceMs: int(env, "PRESENCE_GRACE_MS", 3_000, 0, 60_000),
     maxConnectionsPerUser: int(env, "MAX_CONNECTIONS_PER_USER", 5, 1, 1000),
+    maxSubscriptionsPerConnection: int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100, 1, 10_000),
     wsPingMs: int(env, "WS_PING_MS", 30_000, 100, 600_000),
     wsMaxBufferedBytes: int(env, "WS_MAX_BUFFERED_BYTES", 4_194_304, 16_384, 1_073_741_824),
     streamResyncMs: int(env, "STREAM_RESYNC_MS", 5_000, 50, 600_000),

@@ -177,3 +177,29 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...PRODUCTION, INTROSPECTION: "on" }).introspection).toBe(true);
   });
 });
+
+describe("configuration docs", () => {
+  /** Every variable loadConfig reads, recorded through a proxy over an empty environment. */
+  function variablesRead(): string[] {
+    const read = new Set<string>();
+    const env = new Proxy({} as Record<string, string | undefined>, {
+      get: (_target, key) => {
+        if (typeof key === "string" && /^[A-Z][A-Z0-9_]+$/.test(key)) read.add(key);
+        return undefined;
+      },
+    });
+    loadConfig(env);
+    return [...read].sort();
+  }
+
+  it("should list every variable the service reads in .env.example and the README", () => {
+    const root = path.join(__dirname, "..");
+    const fs = jest.requireActual<typeof import("node:fs")>("node:fs");
+    const example = fs.readFileSync(path.join(root, ".env.example"), "utf8");
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+    const variables = variablesRead();
+    expect(variables.length).toBeGreaterThan(30);
+    expect(variables.filter((name) => !new RegExp(`^# ${name}=`, "m").test(example))).toEqual([]);
+    expect(variables.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
+  });
+});

@@ -117,8 +117,10 @@ const UNAVAILABLE_NAMES = new Set([
   "ConnectionException",
   "MaxRetriesPerRequestError",
 ]);
+// "Transaction query already complete": knex's answer to the rollback MikroORM attempts after the
+// connection under a transaction died (PostgreSQL restarted mid-request); it hides the original error.
 const UNAVAILABLE_MESSAGE =
-  /Connection terminated|Connection is closed|Stream isn't writeable|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection/;
+  /Connection terminated|Connection is closed|Stream isn't writeable|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|Transaction query already complete/;
 
 /** True when an error (or its cause) says PostgreSQL or Redis is unreachable, not that a request was wrong. */
 export function isUnavailable(error: unknown): boolean {

@@ -13,7 +13,7 @@ import {
   type ExecutionResult,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
-  type GraphQLError,
+  GraphQLError,
   type GraphQLSchema,
   type SelectionSetNode,
 } from "graphql";
@@ -89,7 +89,8 @@ export class Fanout<C> {
 
   /**
    * graphql-ws's onSubscribe: parses and validates like graphql-ws itself, once per distinct
-   * document. A syntax error throws, as graphql-ws's own parse would.
+   * document. A syntax error is an `error` message coded GRAPHQL_PARSE_FAILED (as over HTTP), where
+   * graphql-ws's own parse would close the whole connection with 4500.
    */
   onSubscribe = (
     ctx: { extra: { socket: WebSocket } },
@@ -129,9 +130,7 @@ export class Fanout<C> {
       this.documents.set(query, prepared);
       return prepared;
     }
-    const document = parse(query);
-    const errors = (this.options.validate ?? graphqlValidate)(this.options.schema, document);
-    prepared = { document, errors };
+    prepared = parseAndValidate(query, this.options.schema, this.options.validate);
     if (query.length <= MAX_CACHED_QUERY) {
       this.documents.set(query, prepared);
       if (this.documents.size > (this.options.documentCacheSize ?? 1000)) {
@@ -519,4 +518,25 @@ function mapEvents(
       return this;
     },
   };
+}
+
+/** The document and its errors; a syntax error is one error coded GRAPHQL_PARSE_FAILED. */
+function parseAndValidate(
+  query: string,
+  schema: GraphQLSchema,
+  validate: FanoutOptions<unknown>["validate"],
+): { document: DocumentNode; errors: readonly GraphQLError[] } {
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch (error) {
+    if (!(error instanceof GraphQLError)) throw error;
+    const coded = new GraphQLError(error.message, {
+      source: error.source,
+      positions: error.positions,
+      extensions: { code: "GRAPHQL_PARSE_FAILED" },
+    });
+    return { document: { kind: Kind.DOCUMENT, definitions: [] }, errors: [coded] };
+  }
+  return { document, errors: (validate ?? graphqlValidate)(schema, document) };
 }

@@ -221,8 +221,13 @@ describe("Fanout", () => {
     expect(second.document).toBe(first.document);
     const invalid = engine.onSubscribe(socket, "3", { query: "subscription { nope }" });
     expect(Array.isArray(invalid)).toBe(true);
-    expect(() => engine.onSubscribe(socket, "4", { query: "subscription {" })).toThrow(
-      /Syntax Error/,
-    );
+    // A syntax error is an answer coded as over HTTP, not a throw (graphql-ws would close with 4500).
+    const syntax = engine.onSubscribe(socket, "4", { query: "subscription {" });
+    expect(syntax).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining("Syntax Error"),
+        extensions: { code: "GRAPHQL_PARSE_FAILED" },
+      }),
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import { testUser, type TestUser } from "../helpers/tokens";
 
 const PROTOCOL = "graphql-transport-ws";
 const WS_PAYLOAD = 4096;
+const MAX_SUBSCRIPTIONS = 300;
 
 interface RawSocket {
   socket: WebSocket;
@@ -38,7 +39,11 @@ async function received(s: RawSocket, type: string, id?: string) {
 }
 
 describe("Abuse", () => {
-  const env = testEnv({ MAX_WS_PAYLOAD_BYTES: String(WS_PAYLOAD), INTROSPECTION: "false" });
+  const env = testEnv({
+    MAX_WS_PAYLOAD_BYTES: String(WS_PAYLOAD),
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_SUBSCRIPTIONS),
+    INTROSPECTION: "false",
+  });
   let app: TestApp;
   let alice: TestUser;
   let bob: TestUser;
@@ -293,26 +298,66 @@ describe("Abuse", () => {
       expect(await s.closed).toEqual({ code: 4409, reason: "Subscriber for same already exists" });
     });
 
-    it("should serve hundreds of subscriptions on one socket, then release them", async () => {
+    it("should answer a subscribe that is not GraphQL with GRAPHQL_PARSE_FAILED and keep the socket", async () => {
       const s = raw(app.wsUrl);
       await s.opened;
       s.socket.send(init());
       await received(s, "connection_ack");
-      const count = 300;
-      for (let i = 0; i < count; i++) {
+      s.socket.send(
+        JSON.stringify({ type: "subscribe", id: "bad", payload: { query: "subscription {" } }),
+      );
+      const error = await received(s, "error", "bad");
+      expect(error?.payload).toEqual([
+        expect.objectContaining({
+          message: expect.stringContaining("Syntax Error"),
+          extensions: { code: "GRAPHQL_PARSE_FAILED" },
+        }),
+      ]);
+      s.socket.send(
+        JSON.stringify({ type: "subscribe", id: "q", payload: { query: "{ me { id } }" } }),
+      );
+      expect((await received(s, "next", "q"))?.payload).toEqual({ data: { me: { id: alice.id } } });
+      s.socket.close(1000);
+      expect((await s.closed).code).toBe(1000);
+    });
+
+    it("should serve hundreds of subscriptions on one socket up to MAX_SUBSCRIPTIONS_PER_CONNECTION, then release them", async () => {
+      const s = raw(app.wsUrl);
+      await s.opened;
+      s.socket.send(init());
+      await received(s, "connection_ack");
+      const count = MAX_SUBSCRIPTIONS;
+      const subscribe = (id: string, afterSeq?: number) =>
         s.socket.send(
           JSON.stringify({
             type: "subscribe",
-            id: `s${i}`,
-            payload: { query: MESSAGE_ADDED, variables: { conversationId } },
+            id,
+            payload: { query: MESSAGE_ADDED, variables: { conversationId, afterSeq } },
           }),
         );
-      }
+      for (let i = 0; i < count - 1; i++) subscribe(`s${i}`);
       // A query on the same socket answers in its turn: every subscription before it is set up.
       s.socket.send(
         JSON.stringify({ type: "subscribe", id: "q", payload: { query: "{ me { id } }" } }),
       );
       expect((await received(s, "next", "q"))?.payload).toEqual({ data: { me: { id: alice.id } } });
+      // The last one the cap allows (resuming after the current seq, so it sees the next message
+      // however soon it goes live), then one too many: refused, and the socket stays open.
+      const { conversation } = await gqlOk(
+        app.url,
+        `query ($id: ID!) { conversation(id: $id) { lastSeq } }`,
+        { id: conversationId },
+        alice.token,
+      );
+      subscribe(`s${count - 1}`, conversation.lastSeq);
+      subscribe("one-too-many");
+      const refused = await received(s, "error", "one-too-many");
+      expect(refused?.payload).toEqual([
+        expect.objectContaining({
+          message: `At most ${MAX_SUBSCRIPTIONS} subscriptions per connection; complete one first`,
+          extensions: { code: "BAD_USER_INPUT", limit: "MAX_SUBSCRIPTIONS_PER_CONNECTION" },
+        }),
+      ]);
       await waitForChannel(`${env.REDIS_PREFIX}conversation:${conversationId}:message-added`);
       const sent = await sendText(app.url, bob, conversationId, "to every subscription");
       for (let i = 0; i < count; i++) {
