@@ -36,3 +36,97 @@ export function appendMessage(
   conversation.lastActivityAt = now;
   return message;
 }
+
+/** What sendMessage needs of a conversation, read under its row lock. */
+export interface LockedForSend {
+  kind: string;
+  lastSeq: number;
+  /** Current participants, the sender included when it is one. */
+  members: string[];
+}
+
+/**
+ * Inside a transaction, in one statement: locks the conversation's row (serialising seq) and reads
+ * its kind, last seq and current participants. Null when there is no such conversation.
+ */
+export async function lockForSend(
+  em: EntityManager,
+  conversationId: string,
+): Promise<LockedForSend | null> {
+  const rows = await em.execute<Array<{ kind: string; last_seq: number; members: string[] }>>(
+    `select c.kind, c.last_seq,
+            array(select p.user_id from participant p
+                   where p.conversation_id = c.id and p.left_at is null) as members
+       from conversation c where c.id = ? for update`,
+    [conversationId],
+  );
+  const row = rows[0];
+  return row ? { kind: row.kind, lastSeq: Number(row.last_seq), members: row.members } : null;
+}
+
+/**
+ * Inside the transaction holding the conversation's lock, in one statement: inserts the sender's
+ * message with the next seq, moves the conversation's last message and the sender's read position
+ * to it, and records the notification event (`outbox`), so all of it commits or none does.
+ */
+export async function insertSentMessage(
+  em: EntityManager,
+  locked: LockedForSend,
+  conversationId: string,
+  fields: NewMessage & { senderId: string },
+  outbox: { id: string; topic: string; channel: string; payload: (message: Message) => unknown },
+  now = new Date(),
+): Promise<Message> {
+  const message = em.create(
+    Message,
+    {
+      conversationId,
+      seq: locked.lastSeq + 1,
+      kind: fields.kind,
+      senderId: fields.senderId,
+      text: fields.text,
+      attachments: fields.attachments ?? [],
+      clientMessageId: fields.clientMessageId ?? null,
+      createdAt: now,
+    },
+    { persist: false },
+  );
+  await em.execute(
+    `with m as (
+       insert into message (id, conversation_id, seq, sender_id, kind, text, attachments,
+                            client_message_id, created_at)
+       values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
+     ), c as (
+       update conversation set last_seq = ?, last_message_id = ?, last_activity_at = ? where id = ?
+     ), p as (
+       update participant set last_read_seq = ?, last_read_at = ?
+        where conversation_id = ? and user_id = ? and left_at is null
+     )
+     insert into outbox (id, topic, channel, payload, created_at) values (?, ?, ?, ?::jsonb, ?)`,
+    [
+      message.id,
+      conversationId,
+      message.seq,
+      message.senderId,
+      message.kind,
+      message.text,
+      JSON.stringify(message.attachments),
+      message.clientMessageId,
+      now,
+      message.seq,
+      message.id,
+      now,
+      conversationId,
+      message.seq,
+      now,
+      conversationId,
+      fields.senderId,
+      outbox.id,
+      outbox.topic,
+      outbox.channel,
+      JSON.stringify(outbox.payload(message)),
+      now,
+    ],
+  );
+  return message;
+}

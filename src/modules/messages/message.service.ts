@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Context } from "../../context";
@@ -25,15 +26,15 @@ import { Topic, type PubSub } from "../../core/pubsub";
 import { assertNoNul, codePoints, optionalText } from "../../core/validation";
 import { Conversation } from "../conversations/conversation.entity";
 import { ConversationKind, ParticipantRole } from "../conversations/conversation.enums";
-import { currentMembers, lockConversation } from "../conversations/conversation.tx";
+import { currentMembers } from "../conversations/conversation.tx";
 import { Participant } from "../conversations/participant.entity";
-import { appendMessage } from "./message.append";
+import { insertSentMessage, lockForSend } from "./message.append";
 import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
 import { toPayload, type MessageAddedEvent, type MessageUpdatedEvent } from "./message.events";
 import type { Safety } from "../moderation/safety";
-import { enqueueMessageCreated } from "../notifications/notification.events";
+import { MESSAGE_CREATED, messageCreatedEvent } from "../notifications/notification.events";
 import type { TypingService } from "../typing/typing.service";
 import type { SearchMessagesArgs } from "./message.args";
 import type { AttachmentInput, SendMessageInput } from "./message.input";
@@ -94,26 +95,37 @@ export class MessageService {
     let audience: string[];
     try {
       [message, audience] = await ctx.em.transactional(async (em) => {
-        const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
-        const members = await currentMembers(em, conversationId);
-        if (conversation.kind === ConversationKind.DIRECT) {
+        // Two statements: the lock with what sending needs, then every write in one.
+        const locked = await lockForSend(em, conversationId);
+        if (!locked || !locked.members.includes(viewer.id)) throw new NotFoundError("Conversation");
+        const members = locked.members;
+        if (locked.kind === ConversationKind.DIRECT) {
           const other = members.filter((id) => id !== viewer.id);
           if ((await this.safety.blocks.blockedWith(em, viewer.id, other)).size) {
             throw new BlockedError();
           }
         }
-        const created = appendMessage(em, conversation, {
-          kind: messageKind(attachments),
-          senderId: viewer.id,
-          text,
-          attachments,
-          clientMessageId,
-        });
-        // Sending reads everything before it.
-        me.lastReadSeq = created.seq;
-        me.lastReadAt = created.createdAt;
-        // The notification event commits (or rolls back) with the message; the relay sends it.
-        await enqueueMessageCreated(em, this.config.notifications.channel, created, members);
+        // Sending reads everything before it (the sender's read position moves to the message),
+        // and the notification event commits (or rolls back) with the message; the relay sends it.
+        const eventId = randomUUID();
+        const created = await insertSentMessage(
+          em,
+          locked,
+          conversationId,
+          {
+            kind: messageKind(attachments),
+            senderId: viewer.id,
+            text,
+            attachments,
+            clientMessageId,
+          },
+          {
+            id: eventId,
+            topic: MESSAGE_CREATED,
+            channel: this.config.notifications.channel,
+            payload: (message) => messageCreatedEvent(eventId, message, members),
+          },
+        );
         return [created, members] as const;
       });
     } catch (error) {

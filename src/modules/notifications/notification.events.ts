@@ -1,5 +1,3 @@
-import { randomUUID } from "node:crypto";
-import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Message } from "../messages/message.entity";
 
 export const MESSAGE_CREATED = "message.created";
@@ -24,18 +22,14 @@ export interface MessageCreatedEvent {
   createdAt: string;
 }
 
-/**
- * Inside the sending transaction: records the event with the message, so it commits (or rolls
- * back) with it. The relay publishes it after the commit.
- */
-export async function enqueueMessageCreated(
-  em: EntityManager,
-  channel: string,
+/** The event of a new message: recipients are the current participants other than the sender. */
+export function messageCreatedEvent(
+  eventId: string,
   message: Message,
   members: readonly string[],
-): Promise<void> {
-  const event: MessageCreatedEvent = {
-    eventId: randomUUID(),
+): MessageCreatedEvent {
+  return {
+    eventId,
     type: MESSAGE_CREATED,
     messageId: message.id,
     conversationId: message.conversationId,
@@ -45,8 +39,4 @@ export async function enqueueMessageCreated(
     offlineRecipientIds: null,
     createdAt: message.createdAt.toISOString(),
   };
-  await em.execute(
-    `insert into outbox (id, topic, channel, payload, created_at) values (?, ?, ?, ?::jsonb, ?)`,
-    [event.eventId, MESSAGE_CREATED, channel, JSON.stringify(event), message.createdAt],
-  );
 }
