@@ -13,6 +13,32 @@ export interface NewMessage {
   systemEvent?: SystemEvent | null;
 }
 
+/** A Message entity for `fields`; `persist`: inserted by the next flush. */
+function newMessage(
+  em: EntityManager,
+  conversationId: string,
+  seq: number,
+  fields: NewMessage,
+  createdAt: Date,
+  persist: boolean,
+): Message {
+  return em.create(
+    Message,
+    {
+      conversationId,
+      seq,
+      kind: fields.kind,
+      senderId: fields.senderId,
+      text: fields.text,
+      attachments: fields.attachments ?? [],
+      clientMessageId: fields.clientMessageId ?? null,
+      systemEvent: fields.systemEvent ?? null,
+      createdAt,
+    },
+    { persist },
+  );
+}
+
 /** Appends a message with the next seq; the caller holds the conversation's row lock. */
 export function appendMessage(
   em: EntityManager,
@@ -20,17 +46,7 @@ export function appendMessage(
   fields: NewMessage,
   now = new Date(),
 ): Message {
-  const message = em.create(Message, {
-    conversationId: conversation.id,
-    seq: conversation.lastSeq + 1,
-    kind: fields.kind,
-    senderId: fields.senderId,
-    text: fields.text,
-    attachments: fields.attachments ?? [],
-    clientMessageId: fields.clientMessageId ?? null,
-    systemEvent: fields.systemEvent ?? null,
-    createdAt: now,
-  });
+  const message = newMessage(em, conversation.id, conversation.lastSeq + 1, fields, now, true);
   conversation.lastSeq = message.seq;
   conversation.lastMessageId = message.id;
   conversation.lastActivityAt = now;
@@ -77,20 +93,8 @@ export async function insertSentMessage(
   outbox: { id: string; topic: string; channel: string; payload: (message: Message) => unknown },
   now = new Date(),
 ): Promise<Message> {
-  const message = em.create(
-    Message,
-    {
-      conversationId,
-      seq: locked.lastSeq + 1,
-      kind: fields.kind,
-      senderId: fields.senderId,
-      text: fields.text,
-      attachments: fields.attachments ?? [],
-      clientMessageId: fields.clientMessageId ?? null,
-      createdAt: now,
-    },
-    { persist: false },
-  );
+  // Written by the statement below, not by the unit of work.
+  const message = newMessage(em, conversationId, locked.lastSeq + 1, fields, now, false);
   await em.execute(
     `with m as (
        insert into message (id, conversation_id, seq, sender_id, kind, text, attachments,

@@ -142,7 +142,14 @@ export const now = (): number => performance.timeOrigin + performance.now();
 /** CPU time and RSS of this process, for the orchestrator's reports. */
 export function usage() {
   const cpu = process.cpuUsage();
-  return { cpuMs: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage.rss(), at: now() };
+  const memory = process.memoryUsage();
+  return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    external: memory.external,
+    at: now(),
+  };
 }
 
 /** usage() after two garbage collections a moment apart (needs --expose-gc): what is held. */

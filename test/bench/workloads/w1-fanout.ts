@@ -26,6 +26,8 @@ export interface FanoutResult {
   p99: number[];
   lostAtRate: number;
   connectMs: number;
+  /** The service's SQL statements while it delivered the bursts: per-event work reads nothing. */
+  sqlDuringBursts: number;
 }
 
 /** Seeds (for the service), connects and subscribes one system's subscribers, until all are live. */
@@ -89,6 +91,7 @@ async function prepare(
     p99: [],
     lostAtRate: 0,
     connectMs,
+    sqlDuringBursts: 0,
   };
   return result;
 }
@@ -112,6 +115,8 @@ export async function fanout(bench: Bench, systems: System[], shape: [number, nu
       await resetAll(bench);
       const profiling = options.profile && result.system === "service";
       if (profiling) await bench.service.call("profileStart");
+      const target = result.system === "service" ? bench.service : null;
+      const sqlBefore = target ? await target.call<number>("statements") : 0;
       const sent = await bench.publisher.call<{ firstSentAt: number }>("burst", {
         events: options.events,
       });
@@ -129,8 +134,9 @@ export async function fanout(bench: Bench, systems: System[], shape: [number, nu
       result.outOfOrder += got.outOfOrder;
       result.errors += got.errors;
       if (got.errorSamples.length) bench.log(`  errors: ${got.errorSamples.join(" | ")}`);
+      if (target) result.sqlDuringBursts += (await target.call<number>("statements")) - sqlBefore;
       bench.log(
-        `  run ${run + 1} ${result.system}: ${Math.round(rate)} deliveries/s, lost ${expected - got.received}`,
+        `  run ${run + 1} ${result.system}: ${Math.round(rate)} deliveries/s, lost ${expected - got.received}${target ? `, SQL statements during the burst: ${result.sqlDuringBursts}` : ""}`,
       );
     }
   }
