@@ -1,5 +1,6 @@
 import DataLoader from "dataloader";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { selectEntities } from "../../core/rows";
 import { Conversation } from "./conversation.entity";
 import { Participant } from "./participant.entity";
 
@@ -7,7 +8,12 @@ import { Participant } from "./participant.entity";
 export function createConversationLoaders(em: EntityManager, viewerId: string | null) {
   return {
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
-      const rows = await em.find(Conversation, { id: { $in: [...ids] } });
+      const rows = await selectEntities(
+        em,
+        Conversation,
+        "select * from conversation where id in (?)",
+        [[...ids]],
+      );
       const byId = new Map(rows.map((c) => [c.id, c]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
@@ -15,21 +21,25 @@ export function createConversationLoaders(em: EntityManager, viewerId: string | 
     /** The viewer's own current participant row, or null when the viewer is not a member. */
     membership: new DataLoader<string, Participant | null>(async (ids) => {
       if (!viewerId) return ids.map(() => null);
-      const rows = await em.find(Participant, {
-        conversationId: { $in: [...ids] },
-        userId: viewerId,
-        leftAt: null,
-      });
+      const rows = await selectEntities(
+        em,
+        Participant,
+        `select * from participant
+          where conversation_id in (?) and user_id = ? and left_at is null`,
+        [[...ids], viewerId],
+      );
       const byId = new Map(rows.map((p) => [p.conversationId, p]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
 
     /** Current participants, oldest member first. */
     participants: new DataLoader<string, Participant[]>(async (ids) => {
-      const rows = await em.find(
+      const rows = await selectEntities(
+        em,
         Participant,
-        { conversationId: { $in: [...ids] }, leftAt: null },
-        { orderBy: { joinedAt: "asc", userId: "asc" } },
+        `select * from participant where conversation_id in (?) and left_at is null
+          order by joined_at, user_id`,
+        [[...ids]],
       );
       const byId = new Map<string, Participant[]>(ids.map((id) => [id, []]));
       for (const p of rows) byId.get(p.conversationId)?.push(p);

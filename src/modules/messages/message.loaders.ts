@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { SeqWindow } from "../../core/pagination";
+import { selectEntities } from "../../core/rows";
 import { Message } from "./message.entity";
 
 export interface MessagePageKey extends SeqWindow {
@@ -11,7 +12,9 @@ export interface MessagePageKey extends SeqWindow {
 export function createMessageLoaders(em: EntityManager) {
   return {
     message: new DataLoader<string, Message | null>(async (ids) => {
-      const rows = await em.find(Message, { id: { $in: [...ids] } });
+      const rows = await selectEntities(em, Message, "select * from message where id in (?)", [
+        [...ids],
+      ]);
       const byId = new Map(rows.map((m) => [m.id, m]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
