@@ -2,6 +2,7 @@ import "reflect-metadata";
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
 import { createDatabase, dropDatabase, Seeder } from "./lib/db";
 import { startProcess, type BenchProcess } from "./lib/ipc";
 import { describeMachine } from "./lib/machine";
@@ -233,6 +234,24 @@ async function main() {
     await seeder?.close().catch(() => {});
     for (const p of started.reverse()) await p.stop().catch(() => {});
     await dropDatabase(ADMIN_URL, database).catch((e) => console.error(e));
+    // Everything the run's processes left in the machine's Redis (presence entries of instances
+    // stopped before their users were reaped, rate-limit counters) shares the run's prefix.
+    await deleteKeys(REDIS_URL, `bench:${id}`).catch((e) => console.error(e));
+  }
+}
+
+/** Deletes every key under `prefix` (prefixes of the service and the peers of this run). */
+async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
   }
 }
 

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import { buildApp, type App } from "../../src/app";
 import { loadConfig } from "../../src/config";
-import { TEST_JWT_SECRET, TEST_REDIS_URL, testDatabaseUrl } from "./env";
+import { TEST_JWT_SECRET, TEST_REDIS_URL, testDatabaseUrl, testRedisPrefix } from "./env";
 
 export interface TestApp {
   app: App;
@@ -22,7 +22,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     DATABASE_URL: testDatabaseUrl(),
     DATABASE_POOL_MAX: "5",
     REDIS_URL: TEST_REDIS_URL,
-    REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+    // Under the run's own prefix, which globalTeardown clears.
+    REDIS_PREFIX: `${testRedisPrefix()}${randomUUID().slice(0, 8)}:`,
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     // Tests send far faster than people; the safety tests set their own limits.
