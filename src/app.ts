@@ -249,8 +249,11 @@ async function wire(
         ),
     );
   // Executes each event once per group of identical subscriptions and shares the frame (fanout.ts).
-  const fanout = createFanout(schema, validateWs, (context) =>
-    services.metrics.observeDelivery(context),
+  const fanout = createFanout(
+    schema,
+    validateWs,
+    (context) => services.metrics.observeDelivery(context),
+    config.safety.maxTokens,
   );
 
   const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(

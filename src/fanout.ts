@@ -36,6 +36,7 @@ export function createFanout(
   schema: GraphQLSchema,
   validate: (schema: GraphQLSchema, document: DocumentNode) => readonly GraphQLError[],
   onDelivered: (context: Context) => void,
+  maxTokens?: number,
 ): Fanout<Context> {
   const shared = new Map<string, Set<string>>();
   for (const [typeName, fields] of Object.entries(SHARED_FIELDS)) {
@@ -55,5 +56,6 @@ export function createFanout(
     viewerKey: (context) => context.viewer?.id ?? "",
     eventContext: (context) => new Context(context.app, context.viewer, context.requestId),
     onDelivered,
+    maxTokens,
   });
 }

@@ -34,6 +34,8 @@ export interface FanoutOptions<C> {
   onDelivered?: (context: C) => void;
   /** Parsed and validated documents kept, most recently used first. */
   documentCacheSize?: number;
+  /** A document with more tokens is a syntax error (graphql-js's own limit), as over HTTP. */
+  maxTokens?: number;
 }
 
 interface SubscribePayload {
@@ -130,7 +132,7 @@ export class Fanout<C> {
       this.documents.set(query, prepared);
       return prepared;
     }
-    prepared = parseAndValidate(query, this.options.schema, this.options.validate);
+    prepared = parseAndValidate(query, this.options);
     if (query.length <= MAX_CACHED_QUERY) {
       this.documents.set(query, prepared);
       if (this.documents.size > (this.options.documentCacheSize ?? 1000)) {
@@ -523,12 +525,15 @@ function mapEvents(
 /** The document and its errors; a syntax error is one error coded GRAPHQL_PARSE_FAILED. */
 function parseAndValidate(
   query: string,
-  schema: GraphQLSchema,
-  validate: FanoutOptions<unknown>["validate"],
+  {
+    schema,
+    validate,
+    maxTokens,
+  }: Pick<FanoutOptions<unknown>, "schema" | "validate" | "maxTokens">,
 ): { document: DocumentNode; errors: readonly GraphQLError[] } {
   let document: DocumentNode;
   try {
-    document = parse(query);
+    document = parse(query, { maxTokens });
   } catch (error) {
     if (!(error instanceof GraphQLError)) throw error;
     const coded = new GraphQLError(error.message, {

@@ -7,6 +7,7 @@ import { testUser, type TestUser } from "../helpers/tokens";
 const PROTOCOL = "graphql-transport-ws";
 const WS_PAYLOAD = 4096;
 const MAX_SUBSCRIPTIONS = 300;
+const MAX_TOKENS = 1000;
 
 interface RawSocket {
   socket: WebSocket;
@@ -42,6 +43,8 @@ describe("Abuse", () => {
   const env = testEnv({
     MAX_WS_PAYLOAD_BYTES: String(WS_PAYLOAD),
     MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_SUBSCRIPTIONS),
+    // Low enough that a document over it fits in one WebSocket frame.
+    MAX_TOKENS: String(MAX_TOKENS),
     INTROSPECTION: "false",
   });
   let app: TestApp;
@@ -185,9 +188,27 @@ describe("Abuse", () => {
       const query = `{ ${"__typename ".repeat(6000)} }`;
       expectRefused(
         await gql(app.url, query, {}, alice.token),
-        /more that 5000 tokens/,
+        /more that 1000 tokens/,
         "GRAPHQL_PARSE_FAILED",
       );
+    });
+
+    it("should refuse a document over MAX_TOKENS over WebSocket too, keeping the socket", async () => {
+      const s = raw(app.wsUrl);
+      await s.opened;
+      s.socket.send(init());
+      await received(s, "connection_ack");
+      const query = `{ ${"a ".repeat(MAX_TOKENS + 500)}}`;
+      expect(query.length).toBeLessThan(WS_PAYLOAD);
+      s.socket.send(JSON.stringify({ type: "subscribe", id: "long", payload: { query } }));
+      expect((await received(s, "error", "long"))?.payload).toEqual([
+        expect.objectContaining({
+          message: expect.stringMatching(/more that \d+ tokens/),
+          extensions: { code: "GRAPHQL_PARSE_FAILED" },
+        }),
+      ]);
+      s.socket.close(1000);
+      expect((await s.closed).code).toBe(1000);
     });
 
     it("should apply the same limits over WebSocket, with a clear code", async () => {
