@@ -48,6 +48,16 @@ describe("Delivery under faults", () => {
     expect(summary.closeCodes["4500"]).toBeUndefined();
   }
 
+  /** The promises kept through outages of `dependency`, each reported by /ready while it lasted. */
+  function expectOutageReported(summary: Summary, dependency: "redis" | "postgres") {
+    expectKept(summary);
+    expect(summary.faults[dependency]).toBeGreaterThan(0);
+    expect(summary.readiness.length).toBeGreaterThan(0);
+    for (const probe of summary.readiness) {
+      expect(probe).toMatchObject({ status: 503, checks: { [dependency]: "unavailable" } });
+    }
+  }
+
   it("should deliver every message exactly once and in order without faults", async () => {
     expectKept(await run([], { durationMs: 4_000 }));
   }, 90_000);
@@ -59,23 +69,11 @@ describe("Delivery under faults", () => {
   }, 90_000);
 
   it("should catch subscribers up after Redis restarts, and report the outage on /ready", async () => {
-    const summary = await run(["redis"]);
-    expectKept(summary);
-    expect(summary.faults.redis).toBeGreaterThan(0);
-    expect(summary.readiness.length).toBeGreaterThan(0);
-    for (const probe of summary.readiness) {
-      expect(probe).toMatchObject({ status: 503, checks: { redis: "unavailable" } });
-    }
+    expectOutageReported(await run(["redis"]), "redis");
   }, 90_000);
 
   it("should answer UNAVAILABLE while PostgreSQL restarts, report it on /ready, and store nothing twice", async () => {
-    const summary = await run(["postgres"]);
-    expectKept(summary);
-    expect(summary.faults.postgres).toBeGreaterThan(0);
-    expect(summary.readiness.length).toBeGreaterThan(0);
-    for (const probe of summary.readiness) {
-      expect(probe).toMatchObject({ status: 503, checks: { postgres: "unavailable" } });
-    }
+    expectOutageReported(await run(["postgres"]), "postgres");
   }, 90_000);
 
   it("should resume clients whose sockets are cut and whose answers are lost, storing each send once", async () => {
