@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
@@ -77,6 +78,12 @@ async function main() {
   const log = (message: string) =>
     console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
+  // The processes run compiled (lib/ipc.ts), from this checkout as it is now.
+  log("compiling (tsc)");
+  execFileSync(path.join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
   const databaseUrl = await createDatabase(ADMIN_URL, database);
   const machine = await describeMachine(databaseUrl, REDIS_URL);
   log(`machine: ${machine.cores} cores, ${machine.cpuModel}; database ${database}`);

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 
-/** A bench process: started with ts-node, driven by request/response messages over IPC. */
+/** A bench process: compiled JavaScript, driven by request/response messages over IPC. */
 export interface BenchProcess {
   readonly name: string;
   readonly pid: number;
@@ -19,7 +19,13 @@ interface Reply {
   error?: string;
 }
 
-const PROCS = path.join(__dirname, "..", "procs");
+const ROOT = path.join(__dirname, "..", "..", "..");
+/**
+ * The processes run as `npm run build` compiled them (dist/test/bench/procs), as the service runs
+ * in production: under ts-node every process would also load node's `domain` module (ts-node
+ * requires it), which wraps every event and callback and slows all of them down.
+ */
+const PROCS = path.join(ROOT, "dist", "test", "bench", "procs");
 
 export interface StartOptions {
   env?: Record<string, string>;
@@ -31,15 +37,15 @@ export interface StartOptions {
   logFile?: string;
 }
 
-/** Forks test/bench/procs/<script>.ts and waits for its `ready` message. */
+/** Forks the compiled test/bench/procs/<script>.ts and waits for its `ready` message. */
 export async function startProcess(
   name: string,
   script: string,
   options: StartOptions = {},
 ): Promise<BenchProcess> {
-  const child: ChildProcess = fork(path.join(PROCS, `${script}.ts`), options.args ?? [], {
-    execArgv: ["-r", "ts-node/register/transpile-only", ...(options.nodeFlags ?? [])],
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", ...options.env },
+  const child: ChildProcess = fork(path.join(PROCS, `${script}.js`), options.args ?? [], {
+    execArgv: options.nodeFlags ?? [],
+    env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     serialization: "advanced",
   });
