@@ -217,8 +217,8 @@ async function wire(
   const armor = requestLimits(config);
   // An outage of PostgreSQL or Redis is expected to happen and is reported by /ready: a warning
   // per failed request, not an "unexpected error".
-  const report = (requestId: string) => (error: unknown) =>
-    isUnavailable(error)
+  const report = (requestId: string) => (error: unknown, unavailable: boolean) =>
+    unavailable
       ? logger.warn({ err: error, requestId }, "dependency unavailable")
       : logger.error({ err: error, requestId }, "unexpected error");
   const maskAll = (errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] =>

@@ -142,20 +142,22 @@ export function isUnavailable(error: unknown): boolean {
 
 /**
  * Passes deliberate client errors through and masks everything else; `report` receives the original
- * error so it can be logged with the request id, while the client sees only INTERNAL_SERVER_ERROR.
+ * error, and whether it is an outage of PostgreSQL or Redis, so it can be logged with the request
+ * id, while the client sees only UNAVAILABLE or INTERNAL_SERVER_ERROR.
  */
 export function maskError(
   formatted: GraphQLFormattedError,
   error: unknown,
-  report: (error: unknown) => void,
+  report: (error: unknown, unavailable: boolean) => void,
 ): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === "string" && (CLIENT_CODES.has(code) || PROTOCOL_CODES.has(code))) {
     if (code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
   }
   const original = unwrapResolverError(error);
-  report(original);
-  if (isUnavailable(original)) {
+  const unavailable = isUnavailable(original);
+  report(original, unavailable);
+  if (unavailable) {
     return {
       message: "Service temporarily unavailable; retry shortly",
       locations: formatted.locations,

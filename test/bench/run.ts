@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
+import { deleteKeysWithPrefix } from "../helpers/redis-keys";
 import { createDatabase, dropDatabase, Seeder } from "./lib/db";
 import { startProcess, type BenchProcess } from "./lib/ipc";
 import { describeMachine } from "./lib/machine";
@@ -243,22 +243,7 @@ async function main() {
     await dropDatabase(ADMIN_URL, database).catch((e) => console.error(e));
     // Everything the run's processes left in the machine's Redis (presence entries of instances
     // stopped before their users were reaped, rate-limit counters) shares the run's prefix.
-    await deleteKeys(REDIS_URL, `bench:${id}`).catch((e) => console.error(e));
-  }
-}
-
-/** Deletes every key under `prefix` (prefixes of the service and the peers of this run). */
-async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
+    await deleteKeysWithPrefix(REDIS_URL, `bench:${id}`).catch((e) => console.error(e));
   }
 }
 
