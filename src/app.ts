@@ -29,6 +29,9 @@ import { currentRequestId, operationsRoutes, requestIdOf, requestLogger } from "
 import { createLogger, type Logger } from "./core/logger";
 import { initORM, migrate } from "./core/orm";
 import { createPubSub } from "./core/pubsub";
+import { hideSuggestions } from "./core/suggestions";
+import { singleMutationRule } from "./core/single-mutation.rule";
+import { specStatusCodes } from "./core/http-status";
 import {
   bearerToken,
   connectionParamsToken,
@@ -84,7 +87,13 @@ export interface App {
 }
 
 type SocketExtra = Extra &
-  Record<PropertyKey, unknown> & { viewer?: Viewer; expiryTimer?: NodeJS.Timeout };
+  Record<PropertyKey, unknown> & {
+    viewer?: Viewer;
+    expiryTimer?: NodeJS.Timeout;
+    /** The connection's admission while onConnect runs: the viewer once counted in presence. */
+    admission?: Promise<Viewer | null>;
+    closed?: boolean;
+  };
 
 /** Connects to Postgres (embedded when no DATABASE_URL) and pub/sub, migrates, and wires the server. */
 export async function buildApp(
@@ -221,13 +230,20 @@ async function wire(
     unavailable
       ? logger.warn({ err: error, requestId }, "dependency unavailable")
       : logger.error({ err: error, requestId }, "unexpected error");
+  // The last step of every error answer, over HTTP and WebSocket alike.
+  const format = (formatted: GraphQLFormattedError, error: unknown, requestId: string) => {
+    const masked = services.metrics.countError(maskError(formatted, error, report(requestId)));
+    return config.production ? { ...masked, message: hideSuggestions(masked.message) } : masked;
+  };
   const maskAll = (errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] =>
-    errors.map((e) => services.metrics.countError(maskError(e.toJSON(), e, report(requestId))));
+    errors.map((e) => format(e.toJSON(), e, requestId));
 
   // Apollo's `introspection` switch covers HTTP only; the same rule keeps WebSocket in line.
+  // Beside the limits: at most one non-idempotent mutation per operation (single-mutation.rule.ts).
+  const extraRules = [...armor.validationRules, singleMutationRule()];
   const wsRules = [
     ...specifiedRules,
-    ...armor.validationRules,
+    ...extraRules,
     ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ];
   // Coded as Apollo codes them over HTTP (uncoded, the masking would turn them into internal
@@ -235,18 +251,13 @@ async function wire(
   const validateWs = (schema: GraphQLSchema, document: DocumentNode) =>
     validate(schema, document, wsRules).map(
       (e) =>
-        new GraphQLError(
-          config.production
-            ? e.message.replace(/Did you mean ".+"/g, "[Suggestion hidden]")
-            : e.message,
-          {
-            nodes: e.nodes,
-            source: e.source,
-            positions: e.positions,
-            originalError: e.originalError,
-            extensions: { ...e.extensions, code: "GRAPHQL_VALIDATION_FAILED" },
-          },
-        ),
+        new GraphQLError(config.production ? hideSuggestions(e.message) : e.message, {
+          nodes: e.nodes,
+          source: e.source,
+          positions: e.positions,
+          originalError: e.originalError,
+          extensions: { ...e.extensions, code: "GRAPHQL_VALIDATION_FAILED" },
+        }),
     );
   // Executes each event once per group of identical subscriptions and shares the frame (fanout.ts).
   const fanout = createFanout(
@@ -276,44 +287,21 @@ async function wire(
       },
       ...(grouped ? { subscribe: fanout.subscribe } : {}),
       connectionInitWaitTimeout: 3_000,
+      // onClose can run while onConnect is still admitting (a client that aborts its handshake):
+      // it waits for the admission and releases what it took, so the registry stays exact.
       onConnect: async (ctx) => {
-        const token = connectionParamsToken(ctx.connectionParams);
-        if (!token) return false;
-        let viewer: Viewer;
-        try {
-          viewer = await services.verifyToken(token);
-        } catch {
-          return false;
-        }
-        try {
-          await services.safety.limiters.consume("connections", viewer.id);
-        } catch {
-          ctx.extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connection attempts");
-          return false;
-        }
-        try {
-          await services.users.ensureUser(services.orm.em.fork() as never, viewer);
-          if (!(await services.presence.connect(viewer.id))) {
-            ctx.extra.socket.close(
-              CLOSE_TOO_MANY_CONNECTIONS,
-              "Too many connections for this user",
-            );
-            return false;
-          }
-        } catch (error) {
-          if (!isUnavailable(error)) throw error;
-          // graphql-ws would close with 4500, which its clients never retry.
-          logger.warn({ err: error }, "connection refused: a dependency is unavailable");
-          ctx.extra.socket.close(CLOSE_UNAVAILABLE, "Service unavailable; retry");
-          return false;
-        }
+        const admission = admit(ctx.extra, ctx.connectionParams);
+        ctx.extra.admission = admission;
+        const viewer = await admission;
+        if (!viewer || ctx.extra.closed) return false;
         ctx.extra.viewer = viewer;
         scheduleExpiry(ctx.extra, viewer.expiresAt);
         return true;
       },
       onClose: async (ctx) => {
+        ctx.extra.closed = true;
         clearTimeout(ctx.extra.expiryTimer);
-        const viewer = ctx.extra.viewer;
+        const viewer = await ctx.extra.admission?.catch(() => null);
         if (!viewer) return;
         // graphql-ws does not catch what this throws: a rejection here would end the process.
         try {
@@ -336,6 +324,9 @@ async function wire(
       onError: (_ctx, id, _payload, errors) => maskAll(errors, id),
     },
     wsServer,
+    // graphql-ws's keep-alive is the only one: a peer that has not answered a ping within
+    // WS_PING_MS is terminated (presence follows).
+    config.realtime.wsPingMs,
   );
 
   const apollo = new ApolloServer<Context>({
@@ -344,17 +335,15 @@ async function wire(
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM; Apollo's own handler would race app.stop(), whose apollo.stop() then hangs.
     stopOnTerminationSignals: false,
-    formatError: (formatted, error) =>
-      services.metrics.countError(
-        maskError(formatted, error, report(currentRequestId() ?? "http")),
-      ),
-    validationRules: armor.validationRules,
+    formatError: (formatted, error) => format(formatted, error, currentRequestId() ?? "http"),
+    validationRules: extraRules,
     // graphql-js counts tokens itself: a syntax error (400), where armor's plugin answers 500.
     parseOptions: { maxTokens: config.safety.maxTokens },
     allowBatchedHttpRequests: false,
     plugins: [
       ...armor.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      specStatusCodes<Context>(),
       // Apollo's own landing page loads from a CDN; ours (playground.ts) is served locally.
       ApolloServerPluginLandingPageDisabled(),
       {
@@ -369,24 +358,6 @@ async function wire(
     ],
   });
   await apollo.start();
-
-  // Keep-alive: a peer that misses a pong between two pings is gone; drop it (presence follows).
-  const alive = new WeakSet<WebSocket>();
-  wsServer.on("connection", (socket) => {
-    alive.add(socket);
-    socket.on("pong", () => alive.add(socket));
-  });
-  const pinger = setInterval(() => {
-    for (const socket of wsServer.clients) {
-      if (!alive.has(socket)) {
-        socket.terminate();
-        continue;
-      }
-      alive.delete(socket);
-      socket.ping();
-    }
-  }, config.realtime.wsPingMs);
-  pinger.unref();
 
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
@@ -451,7 +422,6 @@ async function wire(
     },
     async stop() {
       operations.drain();
-      clearInterval(pinger);
       services.messageStreams.stop();
       await services.presence.stop();
       // Apollo's drain stops accepting, finishes in-flight requests and disposes graphql-ws (1001).
@@ -462,6 +432,44 @@ async function wire(
       await embedded?.stop();
     },
   };
+
+  /**
+   * Checks the token, the connection rate and the user's connection count; the viewer once the
+   * connection counts in presence, or null (the socket is closed with a code that says why).
+   */
+  async function admit(
+    extra: SocketExtra,
+    connectionParams: Readonly<Record<string, unknown>> | undefined,
+  ): Promise<Viewer | null> {
+    const token = connectionParamsToken(connectionParams);
+    if (!token) return null;
+    let viewer: Viewer;
+    try {
+      viewer = await services.verifyToken(token);
+    } catch {
+      return null;
+    }
+    try {
+      await services.safety.limiters.consume("connections", viewer.id);
+    } catch {
+      extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connection attempts");
+      return null;
+    }
+    try {
+      await services.users.ensureUser(services.orm.em.fork() as never, viewer);
+      if (!(await services.presence.connect(viewer.id))) {
+        extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connections for this user");
+        return null;
+      }
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      // graphql-ws would close with 4500, which its clients never retry.
+      logger.warn({ err: error }, "connection refused: a dependency is unavailable");
+      extra.socket.close(CLOSE_UNAVAILABLE, "Service unavailable; retry");
+      return null;
+    }
+    return viewer;
+  }
 
   function scheduleExpiry(extra: SocketExtra, expiresAt: number) {
     const socket: WebSocket = extra.socket;
@@ -481,8 +489,10 @@ function requestLimits(config: Readonly<Config>) {
   const limits = config.safety;
   return new ApolloArmor({
     maxDepth: { n: limits.maxQueryDepth },
-    costLimit: { maxCost: limits.maxQueryCost },
-    maxAliases: { n: limits.maxAliases },
+    // armor's default weights, which src/core/query-cost.ts (the _entities cost) repeats.
+    costLimit: { maxCost: limits.maxQueryCost, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 },
+    // armor exempts `__typename` aliases by default (allowList), so 1,000 of them passed.
+    maxAliases: { n: limits.maxAliases, allowList: [] },
     maxDirectives: { n: limits.maxDirectives },
     // Its Apollo plugin throws from a hook (HTTP 500) and rethrows any unexpected error unmasked.
     maxTokens: { enabled: false },

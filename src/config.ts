@@ -96,6 +96,8 @@ export interface SafetyConfig {
   maxAliases: number;
   maxDirectives: number;
   maxTokens: number;
+  /** Representations one request may pass to `_entities` (federation), across all its fields. */
+  maxEntityRepresentations: number;
   /** Bytes of an HTTP request body and of a graphql-ws message. */
   maxBodyBytes: number;
   maxWsPayloadBytes: number;
@@ -282,6 +284,7 @@ function safetyConfig(env: Env): SafetyConfig {
     maxAliases: int(env, "MAX_ALIASES", 15, 1, 1000),
     maxDirectives: int(env, "MAX_DIRECTIVES", 50, 1, 1000),
     maxTokens: int(env, "MAX_TOKENS", 5_000, 100, 1_000_000),
+    maxEntityRepresentations: int(env, "MAX_ENTITY_REPRESENTATIONS", 100, 1, 10_000),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1_048_576, 1024, 100 * 1_048_576),
     maxWsPayloadBytes: int(env, "MAX_WS_PAYLOAD_BYTES", 65_536, 1024, 16 * 1_048_576),
   };

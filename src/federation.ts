@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import gql from "graphql-tag";
 import {
+  getArgumentValues,
   graphql,
   Kind,
   lexicographicSortSchema,
@@ -8,14 +9,18 @@ import {
   visit,
   type DirectiveNode,
   type DocumentNode,
+  type GraphQLField,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
 } from "graphql";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import { printSchemaWithDirectives } from "@graphql-tools/utils";
 import { createResolversMap } from "type-graphql";
 import type { Context } from "./context";
-import { NotFoundError } from "./core/errors";
-import { assertUuid } from "./core/ids";
+import { AppError, ErrorCode, NotFoundError } from "./core/errors";
+import { assertUserId, assertUuid } from "./core/ids";
+import { operationCost, rootFields } from "./core/query-cost";
 import type { Conversation } from "./modules/conversations/conversation.entity";
 import type { Message } from "./modules/messages/message.entity";
 import { User } from "./modules/users/user.entity";
@@ -41,6 +46,7 @@ interface Reference {
 const ENTITIES: Record<string, (ref: Reference, ctx: Context) => Promise<unknown>> = {
   User: async (ref, ctx): Promise<User> => {
     const viewer = ctx.requireViewer();
+    assertUserId(ref.id, "id");
     if (ref.id === viewer.id || (await contactsOf(ctx).load(ref.id))) {
       return ctx.loaders.user.load(ref.id);
     }
@@ -56,6 +62,89 @@ const ENTITIES: Record<string, (ref: Reference, ctx: Context) => Promise<unknown
     return message;
   },
 };
+
+/** A refusal of the `representations` argument as a whole. */
+function badRepresentations(message: string, extensions: Record<string, unknown> = {}): AppError {
+  return new AppError(ErrorCode.BAD_USER_INPUT, message, {
+    field: "representations",
+    ...extensions,
+  });
+}
+
+/**
+ * What `_entities` checks before @apollo/subgraph resolves anything: at most
+ * MAX_ENTITY_REPRESENTATIONS representations in the whole operation (every `_entities` field of
+ * it), the operation's cost with each `_entities` selection counted once per representation within
+ * MAX_QUERY_COST, and every representation an object naming an entity type of ours with a string
+ * id. @apollo/subgraph itself would answer an unknown `__typename` (or `__proto__`), a type that is
+ * no entity, or a missing id with an internal error.
+ */
+function checkRepresentations(
+  representations: unknown[],
+  ctx: Context,
+  info: GraphQLResolveInfo,
+  field: GraphQLField<unknown, unknown>,
+): void {
+  const { maxEntityRepresentations, maxQueryCost } = ctx.app.config.safety;
+  const counts = new Map(
+    rootFields(info.operation, info.fragments, "_entities").map((node) => {
+      let count = 1;
+      try {
+        const args = getArgumentValues(field, node, info.variableValues);
+        if (Array.isArray(args.representations)) count = args.representations.length;
+      } catch {
+        // Coerced already when this field is the one executing; another one's count stays 1.
+      }
+      return [node, count] as const;
+    }),
+  );
+  const total = Math.max(
+    representations.length,
+    [...counts.values()].reduce((sum, n) => sum + n, 0),
+  );
+  if (total > maxEntityRepresentations) {
+    throw badRepresentations(
+      `At most ${maxEntityRepresentations} representations per request, got ${total}`,
+      { limit: "MAX_ENTITY_REPRESENTATIONS", max: maxEntityRepresentations },
+    );
+  }
+  const cost = operationCost(info.operation, info.fragments, (node) => counts.get(node) ?? 1);
+  if (cost > maxQueryCost) {
+    throw badRepresentations(
+      `Query cost ${Math.ceil(cost)} over ${maxQueryCost}, counting each representation; send fewer`,
+      { limit: "MAX_QUERY_COST", max: maxQueryCost },
+    );
+  }
+  representations.forEach((ref, index) => {
+    if (typeof ref !== "object" || ref === null || Array.isArray(ref)) {
+      throw badRepresentations(`representations[${index}] must be an object`, { index });
+    }
+    const { __typename, id } = ref as Record<string, unknown>;
+    if (typeof __typename !== "string" || !Object.hasOwn(ENTITIES, __typename)) {
+      throw badRepresentations(
+        `representations[${index}].__typename must be one of ${Object.keys(ENTITIES).join(", ")}`,
+        { index },
+      );
+    }
+    if (typeof id !== "string") {
+      throw badRepresentations(`representations[${index}].id must be a string`, { index });
+    }
+  });
+}
+
+/** Puts checkRepresentations in front of @apollo/subgraph's `_entities` resolver. */
+function guardEntities(schema: GraphQLSchema): GraphQLSchema {
+  const field = schema.getQueryType()?.getFields()._entities;
+  const resolve = field?.resolve as GraphQLFieldResolver<unknown, unknown> | undefined;
+  if (!field || !resolve) throw new Error("The subgraph schema has no _entities resolver");
+  field.resolve = (source, args, ctx, info) => {
+    const representations: unknown = args.representations;
+    const list = Array.isArray(representations) ? representations : [];
+    checkRepresentations(list, ctx as Context, info, field);
+    return resolve(source, args, ctx, info);
+  };
+  return schema;
+}
 
 /** Per request: which of the given users share a current conversation with the viewer. */
 const contacts = new WeakMap<Context, DataLoader<string, boolean>>();
@@ -123,7 +212,7 @@ export function getSubgraphSchema(): Promise<GraphQLSchema> {
         __resolveReference: (ref: Reference, ctx: Context) => resolve(ref, ctx),
       };
     }
-    return buildSubgraphSchema({ typeDefs: [FEDERATION_LINK, typeDefs], resolvers });
+    return guardEntities(buildSubgraphSchema({ typeDefs: [FEDERATION_LINK, typeDefs], resolvers }));
   });
   return cached;
 }

@@ -3,6 +3,7 @@ import {
   execute,
   getNamedType,
   getOperationAST,
+  getVariableValues,
   isAbstractType,
   isCompositeType,
   Kind,
@@ -101,6 +102,8 @@ export class Fanout<C> {
   ): ExecutionArgs | readonly GraphQLError[] => {
     const { document, errors } = this.prepare(payload.query);
     if (errors.length) return errors;
+    const refused = checkOperation(this.options.schema, document, payload);
+    if (refused) return refused;
     const args: ExecutionArgs = {
       schema: this.options.schema,
       document,
@@ -520,6 +523,42 @@ function mapEvents(
       return this;
     },
   };
+}
+
+/**
+ * The operation to run and its variables, checked before execution as Apollo checks them over
+ * HTTP: no operation is OPERATION_RESOLUTION_FAILURE, a variable that does not coerce is
+ * BAD_USER_INPUT (uncoded, they would reach the client as internal errors).
+ */
+function checkOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  payload: SubscribePayload,
+): readonly GraphQLError[] | null {
+  const operation = getOperationAST(document, payload.operationName);
+  if (!operation) {
+    const message = payload.operationName
+      ? `Unknown operation named "${payload.operationName}".`
+      : "Must provide operation name if query contains multiple operations.";
+    return [new GraphQLError(message, { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
+  }
+  const variables = payload.variables ?? {};
+  if (typeof variables !== "object" || Array.isArray(variables)) {
+    return [
+      new GraphQLError("Variables must be an object", { extensions: { code: "BAD_REQUEST" } }),
+    ];
+  }
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, {
+    maxErrors: 50,
+  });
+  if (!coerced.errors) return null;
+  return coerced.errors.map(
+    (error) =>
+      new GraphQLError(error.message, {
+        nodes: error.nodes,
+        extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
+      }),
+  );
 }
 
 /** The document and its errors; a syntax error is one error coded GRAPHQL_PARSE_FAILED. */

@@ -1,4 +1,9 @@
-import { DefaultLogger, type LogContext, type LoggerOptions } from "@mikro-orm/core";
+import {
+  DefaultLogger,
+  type LogContext,
+  type LoggerNamespace,
+  type LoggerOptions,
+} from "@mikro-orm/core";
 import { defineConfig, MikroORM, type Options } from "@mikro-orm/postgresql";
 import { Migrator } from "@mikro-orm/migrations";
 import { Conversation } from "../modules/conversations/conversation.entity";
@@ -22,13 +27,22 @@ export interface OrmOptions {
   statementTimeoutMs?: number;
 }
 
-/** Hands every SQL statement to onQuery; the rest of MikroORM's logging stays as configured. */
+/**
+ * Hands every SQL statement to onQuery; the rest of MikroORM's logging stays as configured, except
+ * that statements are never logged with their parameters (message text, search words, ids), even
+ * when MIKRO_ORM_DEBUG=true (which MikroORM reads from the environment, or a .env file, over
+ * whatever is configured here) would turn on its `query-params` namespace.
+ */
 class StatementLogger extends DefaultLogger {
   constructor(
     options: LoggerOptions,
     private readonly onQuery: ((sql: string) => void) | null,
   ) {
     super(options);
+  }
+
+  override isEnabled(namespace: LoggerNamespace, context?: LogContext): boolean {
+    return namespace !== "query-params" && super.isEnabled(namespace, context);
   }
 
   override logQuery(context: LogContext & { query: string }): void {

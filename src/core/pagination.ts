@@ -150,10 +150,24 @@ export function encodeTimeIdCursor(tag: string, at: Date, id: string): string {
   return encodeCursor(tag, `${at.toISOString()}|${id}`);
 }
 
+/**
+ * The timestamps a cursor may carry: what the service itself writes (Date#toISOString, four-digit
+ * years from 1970 on). JavaScript dates reach years ±275760, which PostgreSQL does not bind.
+ */
+const CURSOR_TIME = /^(19[7-9]\d|[2-9]\d{3})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function decodeTimeIdCursor(cursor: string, tag: string, field: string): [Date, string] {
-  const [iso, id] = decodeCursor(cursor, tag, field).split("|");
+  const parts = decodeCursor(cursor, tag, field).split("|");
+  const [iso, id] = parts;
   const at = new Date(iso);
-  if (Number.isNaN(at.getTime()) || !id) {
+  // Round-tripping through toISOString refuses dates that do not exist (February 30th).
+  if (
+    parts.length !== 2 ||
+    !CURSOR_TIME.test(iso) ||
+    Number.isNaN(at.getTime()) ||
+    at.toISOString() !== iso ||
+    !id
+  ) {
     throw new BadUserInputError(field, `${field} is not a valid cursor`);
   }
   return [at, assertUuid(id, field)];

@@ -27,6 +27,35 @@ export function assertNoNul(value: string, field: string): void {
     throw new BadUserInputError(field, `${field} contains a NUL character`);
 }
 
+/** Half of a surrogate pair without its other half: not a character, and not valid UTF-8. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
+
+/**
+ * For text that is stored: no NUL (PostgreSQL refuses it) and no lone surrogate (its UTF-8 would
+ * store U+FFFD, so the answer would show what was sent and history what was stored). JSON lets a
+ * client send both; a GraphQL string literal cannot hold a lone surrogate either.
+ */
+export function assertStorable(value: string, field: string): void {
+  assertNoNul(value, field);
+  if (LONE_SURROGATE.test(value)) {
+    throw new BadUserInputError(
+      field,
+      `${field} contains a lone UTF-16 surrogate (half a character)`,
+    );
+  }
+}
+
+/** Lone surrogates replaced by U+FFFD, as UTF-8 stores them: for text we cannot refuse. */
+export function wellFormed(value: string): string {
+  return value.replace(LONE_SURROGATES, "\ufffd");
+}
+
+/** At most max code points, never half a surrogate pair. */
+export function truncate(value: string, max: number): string {
+  return codePoints(value) <= max ? value : Array.from(value).slice(0, max).join("");
+}
+
 /** Escapes LIKE wildcards so user input matches literally. */
 export function likePattern(value: string): string {
   return `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

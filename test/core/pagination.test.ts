@@ -99,11 +99,17 @@ describe("encodeTimeIdCursor / decodeTimeIdCursor", () => {
     expect(decodedId).toBe(id);
   });
 
-  it("should refuse a bad timestamp, a bad id or a missing part", () => {
+  it("should refuse a bad or out-of-range timestamp, a bad id, or a missing or extra part", () => {
     for (const raw of [
       `not-a-date|${id}`,
       "2026-11-21T18:00:00.000Z|nope",
       "2026-11-21T18:00:00Z",
+      `+275760-09-13T00:00:00.000Z|${id}`,
+      `-000001-01-01T00:00:00.000Z|${id}`,
+      `1969-12-31T23:59:59.999Z|${id}`,
+      `2026-02-30T00:00:00.000Z|${id}`,
+      `2026-11-21|${id}`,
+      `2026-11-21T18:00:00.000Z|${id}|${id}`,
     ]) {
       expect(
         badInput(() => decodeTimeIdCursor(b64(`activity:${raw}`), "activity", "after")),

@@ -9,7 +9,10 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
-/** One GraphQL request over HTTP, as a browser would send it. */
+/** What Apollo Client sends: with it, refused documents answer 4xx (see test/ecosystem/graphql-http). */
+export const ACCEPT = "application/graphql-response+json,application/json;q=0.9";
+
+/** One GraphQL request over HTTP, as a browser's Apollo Client would send it. */
 export async function gql<T = Record<string, any>>(
   url: string,
   query: string,
@@ -21,6 +24,7 @@ export async function gql<T = Record<string, any>>(
     method: "POST",
     headers: {
       "content-type": "application/json",
+      accept: ACCEPT,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     },

@@ -336,6 +336,28 @@ describe("Mutation.removeParticipant", () => {
     );
   });
 
+  it("should deliver exactly one conversationUpdated to the removed member, and one to each who stays", async () => {
+    const [alice, bob, carol] = await users("alice", "bob", "carol");
+    const group = await createGroup(a.url, alice, [bob, carol]);
+    const carolInbox = new Collector(connect(b, carol), CONVERSATION_UPDATED);
+    const bobInbox = new Collector(connect(a, bob), CONVERSATION_UPDATED);
+    await Promise.all([
+      waitForChannel(channel.conversationUpdated(carol.id)),
+      waitForChannel(channel.conversationUpdated(bob.id)),
+    ]);
+
+    expect((await remove(alice, group.id, carol)).errors).toBeUndefined();
+    await carolInbox.take(1);
+    await bobInbox.take(1);
+    // Time for a duplicate to arrive, were one sent.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(carolInbox.values).toEqual([
+      { conversationUpdated: { id: group.id, viewerRole: null, participants: [] } },
+    ]);
+    expect(bobInbox.values).toHaveLength(1);
+    expect(bobInbox.values[0].conversationUpdated.viewerRole).toBe("MEMBER");
+  });
+
   it("should stop every open subscription of the removed member and hide the conversation from them", async () => {
     const [alice, bob, carol] = await users("alice", "bob", "carol");
     const group = await createGroup(a.url, alice, [bob, carol]);

@@ -1,8 +1,19 @@
+import WebSocket from "ws";
+import { Redis } from "ioredis";
 import { Collector, gql, gqlOk, waitForChannel, wsClient, type WsClient } from "../helpers/client";
 import { startChildServer, type ChildServer } from "../helpers/child";
-import { createDirect } from "../helpers/operations";
+import { createDirect, createGroup } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
+import { TEST_REDIS_URL } from "../helpers/env";
+
+async function until(done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error("Timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 const PRESENCE = `subscription($ids: [ID!]) { presence(userIds: $ids) { userId status lastSeenAt } }`;
 const QUERY = `query($ids: [ID!]!) { presence(userIds: $ids) { userId status lastSeenAt } }`;
@@ -33,10 +44,13 @@ describe("Presence", () => {
   };
   const status = async (viewer: TestUser, userId: string) =>
     (await gqlOk(a.url, QUERY, { ids: [userId] }, viewer.token)).presence[0];
+  /** A presence subscription of viewer to userId, past its first value (the current status). */
   const watch = async (viewer: TestUser, userId: string) => {
     const ws = await connect(b, viewer);
     const sub = new Collector(ws.client, PRESENCE, { ids: [userId] });
     await waitForChannel(`${env.REDIS_PREFIX}user:${userId}:presence`);
+    await sub.take(1);
+    sub.values.splice(0);
     return sub;
   };
 
@@ -87,11 +101,17 @@ describe("Presence", () => {
     const ws = await connect(a, stranger);
     const sub = new Collector(ws.client, PRESENCE, { ids: [alice.id, carol.id] });
     await waitForChannel(`${env.REDIS_PREFIX}user:${carol.id}:presence`);
+    // It starts with what Query.presence answers: alice hidden, carol offline.
+    const initial = (await sub.take(2)).map((v) => v.presence);
+    expect(initial).toContainEqual({ userId: alice.id, status: "OFFLINE", lastSeenAt: null });
+    expect(initial).toContainEqual(
+      expect.objectContaining({ userId: carol.id, status: "OFFLINE" }),
+    );
     await Promise.all(open.filter((c) => c !== ws).map((c) => c.dispose()));
     await connect(b, carol);
-    const [event] = await sub.take(1);
-    expect(event.presence.userId).toBe(carol.id);
-    expect(sub.values.every((v) => v.presence.userId !== alice.id)).toBe(true);
+    const [, , event] = await sub.take(3);
+    expect(event.presence).toMatchObject({ userId: carol.id, status: "ONLINE" });
+    expect(sub.values.filter((v) => v.presence.userId === alice.id)).toHaveLength(1);
   });
 
   it("should refuse more than MAX_CONNECTIONS_PER_USER connections across instances with 4429", async () => {
@@ -107,6 +127,163 @@ describe("Presence", () => {
     const ids = Array.from({ length: 101 }, (_, i) => `u${i}`);
     const res = await gql(a.url, QUERY, { ids }, alice.token);
     expect(res.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
+  describe("when a client aborts its handshake", () => {
+    it("should leave no connection counted and the user OFFLINE", async () => {
+      // connection_init, then gone before the server has admitted it: again and again.
+      for (let i = 0; i < 10; i++) {
+        const socket = new WebSocket(a.wsUrl, "graphql-transport-ws");
+        await new Promise<void>((resolve, reject) => {
+          socket.once("open", () => resolve());
+          socket.once("error", reject);
+        });
+        socket.send(
+          JSON.stringify({
+            type: "connection_init",
+            payload: { authorization: `Bearer ${alice.token}` },
+          }),
+        );
+        socket.terminate();
+      }
+      const redis = new Redis(TEST_REDIS_URL);
+      try {
+        const counted = async () =>
+          Object.values(await redis.hgetall(`${env.REDIS_PREFIX}presence:count:${alice.id}`))
+            .map(Number)
+            .reduce((sum, n) => sum + n, 0);
+        await until(async () => (await counted()) === 0);
+        // Past the grace period nothing of those attempts is left.
+        await new Promise((r) => setTimeout(r, 600));
+        expect(await counted()).toBe(0);
+        expect((await status(bob, alice.id)).status).toBe("OFFLINE");
+        expect(await redis.hlen(`${env.REDIS_PREFIX}presence:user:${alice.id}`)).toBe(0);
+      } finally {
+        redis.disconnect();
+      }
+      // All of the user's connection slots are free.
+      for (let i = 0; i < 3; i++) await connect(i % 2 ? a : b, alice);
+      expect((await status(bob, alice.id)).status).toBe("ONLINE");
+    });
+  });
+
+  describe("Subscription.presence", () => {
+    it("should start with the current status of each user it names, as Query.presence answers it", async () => {
+      const stranger = await testUser("stranger");
+      await connect(a, alice);
+      await connect(a, stranger);
+      const ws = await connect(b, bob);
+      const sub = new Collector(ws.client, PRESENCE, { ids: [alice.id, stranger.id, bob.id] });
+      const first = (await sub.take(3)).map((v) => v.presence);
+      expect(first).toEqual(
+        expect.arrayContaining([
+          { userId: alice.id, status: "ONLINE", lastSeenAt: null },
+          { userId: bob.id, status: "ONLINE", lastSeenAt: null },
+          // Not a contact: hidden, as the query shows it.
+          { userId: stranger.id, status: "OFFLINE", lastSeenAt: null },
+        ]),
+      );
+    });
+
+    it("should start, without userIds, with the contacts who are ONLINE now", async () => {
+      const [carol, dave] = await Promise.all([testUser("carol"), testUser("dave")]);
+      await createDirect(a.url, bob, carol, "contacts");
+      await createDirect(a.url, bob, dave, "contacts");
+      await connect(a, alice);
+      await connect(a, carol);
+      const ws = await connect(b, bob);
+      const sub = new Collector(ws.client, PRESENCE);
+      await waitForChannel(`${env.REDIS_PREFIX}user:${dave.id}:presence`);
+      const first = (await sub.take(2)).map((v) => v.presence.userId);
+      expect(first.sort()).toEqual([alice.id, carol.id].sort());
+      await connect(a, dave);
+      const [, , third] = await sub.take(3);
+      expect(third.presence).toEqual({ userId: dave.id, status: "ONLINE", lastSeenAt: null });
+    });
+
+    it.each([
+      ["naming the users", true],
+      ["without userIds", false],
+    ])(
+      "should stop delivering, %s, the changes of users a removed member no longer shares a conversation with",
+      async (_label, named) => {
+        const [carol, dave] = await Promise.all([testUser("carol"), testUser("dave")]);
+        await connect(a, alice);
+        const group = await createGroup(a.url, alice, [bob, carol], "removal");
+        // Dave shares a conversation with carol that stays: his events are the marker.
+        await createDirect(a.url, carol, dave, "marker");
+        const ws = await connect(b, carol);
+        const ids = [alice.id, bob.id, dave.id];
+        const sub = new Collector(ws.client, PRESENCE, named ? { ids } : {});
+        await waitForChannel(`${env.REDIS_PREFIX}user:${dave.id}:presence`);
+        // alice ONLINE (and, when named, bob and dave OFFLINE) first.
+        await sub.take(named ? 3 : 1);
+        expect(sub.values.map((v) => v.presence)).toContainEqual({
+          userId: alice.id,
+          status: "ONLINE",
+          lastSeenAt: null,
+        });
+        const before = sub.values.length;
+
+        await gqlOk(
+          a.url,
+          `mutation($c: ID!, $u: ID!) { removeParticipant(conversationId: $c, userId: $u) { id } }`,
+          { c: group.id, u: carol.id },
+          alice.token,
+        );
+        // Alice, seen ONLINE, now reads OFFLINE without lastSeenAt, as the query answers.
+        const [hidden] = (await sub.take(before + 1)).slice(before);
+        expect(hidden.presence).toEqual({ userId: alice.id, status: "OFFLINE", lastSeenAt: null });
+        expect(await status(carol, alice.id)).toEqual(hidden.presence);
+
+        const bobWs = await connect(a, bob);
+        await bobWs.dispose();
+        await new Promise((r) => setTimeout(r, 500)); // past bob's grace period
+        await connect(a, dave);
+        const [marker] = (await sub.take(before + 2)).slice(before + 1);
+        expect(marker.presence).toMatchObject({ userId: dave.id, status: "ONLINE" });
+        const after = sub.values.slice(before).map((v) => v.presence.userId);
+        expect(after).toEqual([alice.id, dave.id]);
+      },
+    );
+
+    it("should show a user who comes back into a DIRECT conversation to the other", async () => {
+      const carol = await testUser("carol");
+      const direct = await createDirect(a.url, carol, alice, "again");
+      await gqlOk(
+        a.url,
+        `mutation($c: ID!) { leaveConversation(conversationId: $c) }`,
+        { c: direct.id },
+        carol.token,
+      );
+      await connect(a, carol);
+      const ws = await connect(b, alice);
+      const sub = new Collector(ws.client, PRESENCE, { ids: [carol.id] });
+      expect((await sub.take(1))[0].presence).toEqual({
+        userId: carol.id,
+        status: "OFFLINE",
+        lastSeenAt: null,
+      });
+      await createDirect(a.url, carol, alice, "again");
+      const [, back] = await sub.take(2);
+      expect(back.presence).toEqual({ userId: carol.id, status: "ONLINE", lastSeenAt: null });
+    });
+
+    it("should start delivering the changes of users who become visible", async () => {
+      const carol = await testUser("carol");
+      const ws = await connect(b, carol);
+      const sub = new Collector(ws.client, PRESENCE);
+      await waitForChannel(`${env.REDIS_PREFIX}user:${carol.id}:conversation-updated`);
+      await connect(a, alice);
+      await createDirect(a.url, alice, carol, "later");
+      // Alice is ONLINE already: carol learns it when they start sharing a conversation.
+      const [first] = await sub.take(1);
+      expect(first.presence).toEqual({ userId: alice.id, status: "ONLINE", lastSeenAt: null });
+      await connect(a, bob);
+      await createGroup(a.url, alice, [bob, carol], "three");
+      const [, second] = await sub.take(2);
+      expect(second.presence).toEqual({ userId: bob.id, status: "ONLINE", lastSeenAt: null });
+    });
   });
 
   describe("when an instance is killed", () => {

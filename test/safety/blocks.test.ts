@@ -71,27 +71,92 @@ describe("Blocking", () => {
       expect((await block(alice, bob)).blockUser).toBe(true);
       await new Promise((r) => setTimeout(r, 5));
       await block(alice, carol);
+      // Strangers to alice: their ids, never their names.
       expect((await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers).toEqual([
-        { id: carol.id, displayName: carol.id },
-        { id: bob.id, displayName: bob.id },
+        { id: carol.id, displayName: null },
+        { id: bob.id, displayName: null },
       ]);
       // The blocked user's own list is theirs alone.
       expect((await gqlOk(app.url, BLOCKED_USERS, {}, bob.token)).blockedUsers).toEqual([]);
       expect((await unblock(alice, carol)).unblockUser).toBe(true);
       expect((await unblock(alice, carol)).unblockUser).toBe(true);
       expect((await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers).toEqual([
-        { id: bob.id, displayName: bob.id },
+        { id: bob.id, displayName: null },
       ]);
     });
 
-    it("should refuse blocking yourself or an unknown user with BAD_USER_INPUT", async () => {
+    it("should name a blocked user only while they share a conversation with the viewer", async () => {
+      const [alice, bob, carol] = await people();
+      const group = await createGroup(app.url, alice, [bob, carol], "names");
+      await block(alice, bob);
+      await block(alice, carol);
+      const list = async () =>
+        (await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers.sort(
+          (x: { id: string }, y: { id: string }) => x.id.localeCompare(y.id),
+        );
+      expect(await list()).toEqual(
+        [
+          { id: bob.id, displayName: bob.id },
+          { id: carol.id, displayName: carol.id },
+        ].sort((x, y) => x.id.localeCompare(y.id)),
+      );
+      // Bob leaves: from then on he is a stranger to alice, named by nothing but his id.
+      await gqlOk(
+        app.url,
+        `mutation($id: ID!) { leaveConversation(conversationId: $id) }`,
+        { id: group.id },
+        bob.token,
+      );
+      expect(await list()).toEqual(
+        [
+          { id: bob.id, displayName: null },
+          { id: carol.id, displayName: carol.id },
+        ].sort((x, y) => x.id.localeCompare(y.id)),
+      );
+    });
+
+    it("should answer an id nobody signed in with exactly as a known stranger, and hold the block once they do", async () => {
+      const [alice, stranger] = await people();
+      const newcomer = await testUser("newcomer");
+      const answers = async (target: TestUser) => ({
+        blocked: await gql(app.url, BLOCK, { id: target.id }, alice.token),
+        again: await gql(app.url, BLOCK, { id: target.id }, alice.token),
+        listed: (await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers[0],
+        unblocked: await gql(app.url, UNBLOCK, { id: target.id }, alice.token),
+        reblocked: await gql(app.url, BLOCK, { id: target.id }, alice.token),
+      });
+      const known = await answers(stranger);
+      const unknown = await answers(newcomer);
+      expect(known).toMatchObject({
+        blocked: { data: { blockUser: true } },
+        listed: { id: stranger.id, displayName: null },
+      });
+      expect({ ...unknown, listed: { ...unknown.listed, id: stranger.id } }).toEqual(known);
+      expect(unknown.listed).toEqual({ id: newcomer.id, displayName: null });
+      // The newcomer signs in: the block stands, in both directions.
+      const direct = await gql(
+        app.url,
+        CREATE_CONVERSATION,
+        { input: { kind: "DIRECT", participantIds: [alice.id] } },
+        newcomer.token,
+      );
+      expect(codeOf(direct)).toBe("BLOCKED");
+      const fromAlice = await gql(
+        app.url,
+        CREATE_CONVERSATION,
+        { input: { kind: "DIRECT", participantIds: [newcomer.id] } },
+        alice.token,
+      );
+      expect(codeOf(fromAlice)).toBe("BLOCKED");
+    });
+
+    it("should refuse blocking yourself or a malformed id with BAD_USER_INPUT", async () => {
       const [alice] = await people();
       for (const [mutation, id] of [
         [BLOCK, alice.id],
-        [BLOCK, "nobody-ever-signed-in"],
         [BLOCK, "not a valid id"],
         [UNBLOCK, alice.id],
-        [UNBLOCK, "nobody-ever-signed-in"],
+        [UNBLOCK, "not a valid id"],
       ]) {
         const result = await gql(app.url, mutation, { id }, alice.token);
         expect({ mutation, id, code: codeOf(result) }).toEqual({
@@ -223,6 +288,9 @@ describe("Blocking", () => {
         await waitForChannel(channel(viewer.id, "blocks"));
         await waitForChannel(channel(other.id, "presence"));
         await waitForChannel(channel(carol.id, "presence"));
+        // The current status of both comes first.
+        await sub.take(2);
+        sub.values.splice(0);
 
         if (blocker === "sender") await block(sender, recipient);
         else await block(recipient, sender);

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { codeOf, gql, gqlOk, wsClient, type GraphQLResponse } from "../helpers/client";
+import { codeOf, Collector, gql, gqlOk, wsClient, type GraphQLResponse } from "../helpers/client";
 import {
   CREATE_CONVERSATION,
   createDirect,
@@ -9,7 +9,7 @@ import {
 } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
-import { connected } from "./support";
+import { connected, subscriptionCodes } from "./support";
 
 const REPORT = `mutation($input: ReportInput!) { report(input: $input) { id } }`;
 const SET_TYPING = `mutation($id: ID!, $on: Boolean!) { setTyping(conversationId: $id, isTyping: $on) }`;
@@ -107,6 +107,43 @@ describe("Rate limits", () => {
       expect((await send(b, alice, id, "three")).errors).toBeUndefined();
       expectLimited(await send(a, alice, id, "four", "client-4"));
     });
+
+    it("should refuse several sendMessage in one operation before running any, so none is stored and none counted", async () => {
+      const alice = await testUser("alice");
+      const { id } = await conversationWith(alice);
+      // Four aliases over a limit of three: run, the 4th would fail after three were stored.
+      const aliased = `mutation($id: ID!) { ${[1, 2, 3, 4]
+        .map((i) => `m${i}: sendMessage(input: { conversationId: $id, text: "m${i}" }) { id }`)
+        .join(" ")} }`;
+      const overHttp = await gql(a.url, aliased, { id }, alice.token);
+      expect({ status: overHttp.status, code: codeOf(overHttp) }).toEqual({
+        status: 400,
+        code: "GRAPHQL_VALIDATION_FAILED",
+      });
+      expect(overHttp.errors).toHaveLength(1);
+      expect(overHttp.errors?.[0]?.message).toMatch(/^At most one of sendMessage.* per operation/);
+      const ws = await connected(b.wsUrl, alice);
+      try {
+        const overWs = new Collector(ws.client, aliased, { id });
+        await overWs.ended();
+        expect(overWs.values).toEqual([]);
+        expect(subscriptionCodes(overWs)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+      } finally {
+        await ws.dispose();
+      }
+      const { conversation } = await gqlOk(
+        a.url,
+        `query($id: ID!) { conversation(id: $id) { lastSeq } }`,
+        { id },
+        alice.token,
+      );
+      expect(conversation.lastSeq).toBe(0);
+      // Her whole allowance is left, one message a request.
+      for (let i = 1; i <= 3; i++) {
+        expect((await send(a, alice, id, `one by one ${i}`)).errors).toBeUndefined();
+      }
+      expectLimited(await send(a, alice, id, "one too many"));
+    });
   });
 
   describe("CONVERSATION_RATE_LIMIT", () => {
@@ -149,6 +186,37 @@ describe("Rate limits", () => {
       }
       expect((await report(b, carol.id)).errors).toBeUndefined();
       expectLimited(await report(a, dave.id));
+    });
+
+    it("should count a refused report like a new one, so probing who shares a conversation costs the same", async () => {
+      const [alice, bob, stranger] = await Promise.all([
+        testUser("alice"),
+        testUser("bob"),
+        testUser("stranger"),
+      ]);
+      await createGroup(a.url, bob, [alice], "probing");
+      await gqlOk(a.url, `{ me { id } }`, {}, stranger.token);
+      const refused = await gql(
+        a.url,
+        REPORT,
+        { input: { userId: stranger.id, reason: "SPAM" } },
+        alice.token,
+      );
+      expect(codeOf(refused)).toBe("NOT_FOUND");
+      const unknown = await gql(
+        b.url,
+        REPORT,
+        { input: { messageId: "00000000-0000-4000-8000-000000000000", reason: "SPAM" } },
+        alice.token,
+      );
+      expect(codeOf(unknown)).toBe("NOT_FOUND");
+      // Two points spent: a report alice may make is refused now, and so is the next probe.
+      expectLimited(
+        await gql(a.url, REPORT, { input: { userId: bob.id, reason: "SPAM" } }, alice.token),
+      );
+      expectLimited(
+        await gql(b.url, REPORT, { input: { userId: stranger.id, reason: "SPAM" } }, alice.token),
+      );
     });
   });
 

@@ -140,6 +140,39 @@ describe("Reports", () => {
       }
     });
 
+    it("should answer NOT_FOUND for a former co-member, whoever went, exactly as for a stranger", async () => {
+      const [carol, dave, erin] = await Promise.all([
+        testUser("carol"),
+        testUser("dave"),
+        testUser("erin"),
+      ]);
+      await signIn(app.url, carol, dave, erin);
+      const group = await createGroup(app.url, alice, [carol, dave, erin], "went");
+      // Dave leaves and alice removes carol: each shared the group with everyone, before.
+      await gqlOk(app.url, LEAVE, { id: group.id }, dave.token);
+      await gqlOk(
+        app.url,
+        `mutation($c: ID!, $u: ID!) { removeParticipant(conversationId: $c, userId: $u) { id } }`,
+        { c: group.id, u: carol.id },
+        alice.token,
+      );
+      const stranger = await report(carol, { userId: mallory.id });
+      expect(codeOf(stranger)).toBe("NOT_FOUND");
+      for (const [who, userId] of [
+        [carol, dave.id],
+        [carol, alice.id],
+        [carol, erin.id],
+        [dave, erin.id],
+        [alice, dave.id],
+        [erin, carol.id],
+      ] as const) {
+        const result = await report(who, { userId });
+        expect({ who: who.id, userId, result }).toEqual({ who: who.id, userId, result: stranger });
+      }
+      // Those who still share the group report each other.
+      expect((await reportOk(erin, { userId: alice.id })).reportedUser).toEqual({ id: alice.id });
+    });
+
     it("should refuse anything but exactly one of messageId and userId with BAD_USER_INPUT", async () => {
       for (const input of [
         {},

@@ -13,7 +13,15 @@ import {
   seqWindow,
 } from "../../src/core/pagination";
 import type { RateLimiters } from "../../src/core/rate-limit";
-import { assertNoNul, codePoints, likePattern, optionalText } from "../../src/core/validation";
+import {
+  assertNoNul,
+  assertStorable,
+  codePoints,
+  likePattern,
+  optionalText,
+  truncate,
+  wellFormed,
+} from "../../src/core/validation";
 import { ContentGuard } from "../../src/modules/moderation/content.guard";
 
 const MAX_SEQ = 2_147_483_647;
@@ -129,7 +137,11 @@ describe("Cursor decoding", () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...TAGS),
-        fc.date({ noInvalidDate: true }),
+        fc.date({
+          min: new Date("1970-01-01T00:00:00.000Z"),
+          max: new Date("9999-12-31T23:59:59.999Z"),
+          noInvalidDate: true,
+        }),
         fc.uuid(),
         fc.boolean(),
         (tag, at, id, upper) => {
@@ -220,6 +232,29 @@ describe("Text validators", () => {
       fc.property(utf16(50), (value) => {
         const result = onlyBadUserInput("text", () => assertNoNul(value, "text"));
         expect(result.ok).toBe(!value.includes("\u0000"));
+      }),
+    );
+  });
+
+  it("should refuse exactly the strings PostgreSQL would not store as sent: NUL or a lone surrogate", () => {
+    fc.assert(
+      fc.property(utf16(50), (value) => {
+        // What a text column hands back: the value through UTF-8.
+        const stored = Buffer.from(value, "utf8").toString("utf8");
+        const result = onlyBadUserInput("text", () => assertStorable(value, "text"));
+        expect(result.ok).toBe(!value.includes("\u0000") && stored === value);
+        expect(wellFormed(value)).toBe(stored);
+      }),
+    );
+  });
+
+  it("should truncate to at most max characters without splitting one", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 60 }), fc.nat(70), (value, max) => {
+        const cut = truncate(value, max);
+        expect(value.startsWith(cut)).toBe(true);
+        expect(codePoints(cut)).toBe(Math.min(max, codePoints(value)));
+        expect(wellFormed(cut)).toBe(cut);
       }),
     );
   });

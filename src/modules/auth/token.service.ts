@@ -9,6 +9,7 @@ import {
 import type { JwtConfig } from "../../config";
 import { UnauthenticatedError } from "../../core/errors";
 import { isUserId } from "../../core/ids";
+import { truncate, wellFormed } from "../../core/validation";
 import type { Viewer } from "./viewer";
 
 const ASYMMETRIC = [
@@ -62,7 +63,9 @@ export function createTokenVerifier(config: JwtConfig): VerifyToken {
     if (typeof payload.sub !== "string" || !isUserId(payload.sub)) {
       throw new UnauthenticatedError("Invalid token subject");
     }
-    const name = typeof payload.name === "string" ? payload.name.trim().slice(0, 200) : "";
+    // A claim cannot be refused like input: stored as UTF-8 stores it, and never cut mid-character.
+    const name =
+      typeof payload.name === "string" ? wellFormed(truncate(payload.name.trim(), 200)) : "";
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((r): r is string => typeof r === "string")
       : [];

@@ -46,6 +46,23 @@ export function createConversationLoaders(em: EntityManager, viewerId: string | 
       return ids.map((id) => byId.get(id) ?? []);
     }),
 
+    /**
+     * Whether the user shares a conversation with the viewer now, both current participants: who
+     * the viewer may report and whose name a block list shows.
+     */
+    contact: new DataLoader<string, boolean>(async (ids) => {
+      if (!viewerId) return ids.map(() => false);
+      const rows = await em.execute<{ user_id: string }[]>(
+        `select distinct theirs.user_id from participant mine
+           join participant theirs on theirs.conversation_id = mine.conversation_id
+          where mine.user_id = ? and mine.left_at is null and theirs.left_at is null
+            and theirs.user_id in (select value from jsonb_array_elements_text(?::jsonb))`,
+        [viewerId, JSON.stringify(ids)],
+      );
+      const found = new Set(rows.map((r) => r.user_id));
+      return ids.map((id) => found.has(id));
+    }),
+
     /** Others' messages after the viewer's read position, not deleted and not SYSTEM notices. */
     unreadCount: new DataLoader<string, number>(async (ids) => {
       if (!viewerId) return ids.map(() => 0);

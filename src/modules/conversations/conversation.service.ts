@@ -14,7 +14,7 @@ import {
 import type { PubSub } from "../../core/pubsub";
 import { Topic } from "../../core/pubsub";
 import type { Logger } from "../../core/logger";
-import { assertNoNul, likePattern, optionalText } from "../../core/validation";
+import { assertNoNul, assertStorable, likePattern, optionalText } from "../../core/validation";
 import { appendMessage } from "../messages/message.append";
 import { MessageKind } from "../messages/message.enums";
 import type { MessageService } from "../messages/message.service";
@@ -106,8 +106,8 @@ export class ConversationService {
     ].filter((id) => id !== viewer.id);
     const subject = optionalText(input.subject, "subject", limits.subjectMaxLength);
     const title = optionalText(input.title, "title", limits.titleMaxLength);
-    if (subject) assertNoNul(subject, "subject");
-    if (title) assertNoNul(title, "title");
+    if (subject) assertStorable(subject, "subject");
+    if (title) assertStorable(title, "title");
 
     let directKey: string | null = null;
     if (input.kind === ConversationKind.DIRECT) {
@@ -196,7 +196,8 @@ export class ConversationService {
         conversationId: conversation.id,
         sinceSeq: conversation.lastSeq,
       });
-      await this.publishUpdated([viewer.id], conversation);
+      // The other member's view changes too: a participant is back (and visible to presence).
+      await this.publishUpdated(await currentMembers(ctx.em, conversation.id), conversation);
     }
     return conversation;
   }
@@ -324,7 +325,8 @@ export class ConversationService {
           userIds: [targetId],
         },
       });
-      const remaining = await currentMembers(em, conversationId);
+      // The raw read does not see the unflushed leftAt: the target would count as remaining.
+      const remaining = (await currentMembers(em, conversationId)).filter((id) => id !== targetId);
       return { conversation, message, remaining };
     });
     await this.publishMembership([targetId], { type: "left", conversationId, sinceSeq: 0 });
@@ -452,7 +454,7 @@ export class ConversationService {
   async publishUpdated(userIds: string[], conversation: Conversation): Promise<void> {
     const payload = toConversationPayload(conversation);
     await Promise.all(
-      userIds.map((userId) =>
+      [...new Set(userIds)].map((userId) =>
         this.pubsub.publish(Topic.conversationUpdated(userId), payload).catch((error: unknown) => {
           this.logger.warn({ err: error, userId }, "conversationUpdated publish failed");
         }),

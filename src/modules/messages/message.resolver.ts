@@ -142,6 +142,9 @@ export class MessageResolver {
   })
   async readBy(@Root() message: Message, @Ctx() ctx: Context): Promise<User[]> {
     const participants = await ctx.loaders.participants.load(message.conversationId);
+    // They name current participants: to anyone who is not one (a moderator reading a reported
+    // message, a removed member's last event), nobody, as Conversation.participants does.
+    if (!participants.some((p) => p.userId === ctx.viewer?.id)) return [];
     const readers = participants.filter(
       (p) => p.userId !== message.senderId && p.lastReadSeq >= message.seq,
     );

@@ -23,7 +23,7 @@ import {
   type PageArgs,
 } from "../../core/pagination";
 import { Topic, type PubSub } from "../../core/pubsub";
-import { assertNoNul, codePoints, optionalText } from "../../core/validation";
+import { assertNoNul, assertStorable, codePoints, optionalText } from "../../core/validation";
 import { Conversation } from "../conversations/conversation.entity";
 import { ConversationKind, ParticipantRole } from "../conversations/conversation.enums";
 import { currentMembers } from "../conversations/conversation.tx";
@@ -268,14 +268,31 @@ export class MessageService {
       });
   }
 
+  /**
+   * The sender's message with this clientMessageId, read with whether the sender is a current
+   * participant of the conversation asked for (one statement): a retry by someone who was removed
+   * or left is NOT_FOUND, as their first send would be, and never returns the stored message.
+   */
   private async findByClientId(
     ctx: Context,
     clientMessageId: string,
     conversationId: string,
   ): Promise<Message | null> {
     const viewer = ctx.requireViewer();
-    const existing = await ctx.em.fork().findOne(Message, { senderId: viewer.id, clientMessageId });
-    if (!existing) return null;
+    // A fresh fork: after a lost race the request's own identity map may not hold the winner.
+    const em = ctx.em.fork();
+    const rows = await em.execute<Array<Record<string, unknown> & { _member: boolean }>>(
+      `select m.*, exists (
+                select 1 from participant p
+                 where p.conversation_id = ? and p.user_id = m.sender_id and p.left_at is null
+              ) as _member
+         from message m where m.sender_id = ? and m.client_message_id = ?`,
+      [conversationId, viewer.id, clientMessageId],
+    );
+    if (!rows.length) return null;
+    const { _member: member, ...row } = rows[0];
+    if (!member) throw new NotFoundError("Conversation");
+    const existing = em.map(Message, row);
     if (existing.conversationId !== conversationId) {
       throw new ConflictError("clientMessageId was already used for another conversation");
     }
@@ -284,7 +301,7 @@ export class MessageService {
 }
 
 function validateText(value: string | null | undefined, optional: boolean, max: number) {
-  if (value != null) assertNoNul(value, "text");
+  if (value != null) assertStorable(value, "text");
   const text = optionalText(value, "text", max);
   if (!text && !optional) {
     throw new BadUserInputError("text", "text must not be empty unless attachments are sent");
@@ -318,8 +335,8 @@ function validateAttachments(inputs: AttachmentInput[]): Attachment[] {
         throw new BadUserInputError(`${field}.${key}`, `${key} must not be negative`);
     }
     const name = optionalText(input.name, `${field}.name`, 255);
-    if (name) assertNoNul(name, `${field}.name`);
-    assertNoNul(mediaId, `${field}.mediaId`);
+    if (name) assertStorable(name, `${field}.name`);
+    assertStorable(mediaId, `${field}.mediaId`);
     return {
       mediaId,
       url: url.toString(),

@@ -15,12 +15,19 @@ export interface BlockEvent {
 export class BlockService {
   constructor(private readonly pubsub: PubSub) {}
 
+  /**
+   * Any well-formed id, whether or not that user has signed in here yet: the answer never tells
+   * which, and a block of someone who signs in later holds from their first request. A user known
+   * only by id gets a bare row, as when someone starts a conversation with them.
+   */
   async block(ctx: Context, userId: string): Promise<boolean> {
     const viewer = ctx.requireViewer();
-    const target = await this.target(ctx, userId);
+    const target = this.target(ctx, userId);
+    // One statement: the foreign key is checked at its end, when the user's row exists.
     await ctx.em.execute(
-      `insert into block (blocker_id, blocked_id) values (?, ?) on conflict do nothing`,
-      [viewer.id, target],
+      `with u as (insert into app_user (id) values (?) on conflict (id) do nothing)
+       insert into block (blocker_id, blocked_id) values (?, ?) on conflict do nothing`,
+      [target, viewer.id, target],
     );
     await this.publish(viewer.id, target, true);
     return true;
@@ -28,12 +35,16 @@ export class BlockService {
 
   async unblock(ctx: Context, userId: string): Promise<boolean> {
     const viewer = ctx.requireViewer();
-    const target = await this.target(ctx, userId);
+    const target = this.target(ctx, userId);
     await ctx.em.nativeDelete(Block, { blockerId: viewer.id, blockedId: target });
     await this.publish(viewer.id, target, false);
     return true;
   }
 
+  /**
+   * Newest first. Names only of users who share a conversation with the viewer now, as federation
+   * resolves a User; anyone else is their id alone, as a user who never signed in here.
+   */
   async blockedUsers(ctx: Context): Promise<User[]> {
     const viewer = ctx.requireViewer();
     const rows = await ctx.em.find(
@@ -41,7 +52,13 @@ export class BlockService {
       { blockerId: viewer.id },
       { orderBy: { createdAt: "desc" } },
     );
-    return Promise.all(rows.map((b) => ctx.loaders.user.load(b.blockedId)));
+    return Promise.all(
+      rows.map(async ({ blockedId: id }) =>
+        (await ctx.loaders.contact.load(id))
+          ? ctx.loaders.user.load(id)
+          : Object.assign(new User(), { id }),
+      ),
+    );
   }
 
   /** Those of `others` with a block in either direction with userId. */
@@ -56,13 +73,10 @@ export class BlockService {
     return new Set(rows.map((r) => r.other));
   }
 
-  private async target(ctx: Context, userId: string): Promise<string> {
+  private target(ctx: Context, userId: string): string {
     const viewer = ctx.requireViewer();
     const id = assertUserId(userId, "userId");
     if (id === viewer.id) throw new BadUserInputError("userId", "You cannot block yourself");
-    if (!(await ctx.em.findOne(User, { id }))) {
-      throw new BadUserInputError("userId", "No such user");
-    }
     return id;
   }
 

@@ -11,9 +11,8 @@ import {
   type Page,
 } from "../../core/pagination";
 import type { RateLimiters } from "../../core/rate-limit";
-import { assertNoNul, optionalText } from "../../core/validation";
+import { assertStorable, optionalText } from "../../core/validation";
 import { MODERATOR_ROLE, type Viewer } from "../auth/viewer";
-import { Message } from "../messages/message.entity";
 import { ReportStatus } from "./report.enums";
 import { Report } from "./report.entity";
 import type { ReportInput, ReportsArgs } from "./report.input";
@@ -27,8 +26,10 @@ export class ReportService {
   ) {}
 
   /**
-   * Reports a message the reporter can read, or a user who shares a conversation with them
-   * (NOT_FOUND otherwise). One open report per reporter and target: asking again returns it.
+   * Reports a message the reporter can read now, or a user who shares a conversation with them
+   * now (NOT_FOUND otherwise). One open report per reporter and target: asking again returns it,
+   * uncounted. Anything else costs a rate-limit point, a refusal as much as a new report, so
+   * probing who is whose contact is not free.
    */
   async report(ctx: Context, input: ReportInput): Promise<Report> {
     const viewer = ctx.requireViewer();
@@ -36,14 +37,13 @@ export class ReportService {
       throw new BadUserInputError("messageId", "Pass exactly one of messageId and userId");
     }
     const details = optionalText(input.details, "details", 1000);
-    if (details) assertNoNul(details, "details");
-    const target =
-      input.messageId != null
-        ? { messageId: await this.visibleMessage(ctx, input.messageId) }
-        : { reportedUserId: await this.visibleUser(ctx, input.userId!) };
-    const existing = await this.openReport(ctx, viewer.id, target);
+    if (details) assertStorable(details, "details");
+    const target = await this.visibleTarget(ctx, input);
+    const existing = target && (await this.openReport(ctx, viewer.id, target));
     if (existing) return existing;
+    // Counted before a refusal too: asking whether someone is a contact costs as much as reporting.
     await this.limiters.consume("reports", viewer.id);
+    if (!target) throw new NotFoundError(input.messageId != null ? "Message" : "User");
     try {
       const report = ctx.em.create(Report, {
         reporterId: viewer.id,
@@ -99,27 +99,32 @@ export class ReportService {
     return report;
   }
 
-  private async visibleMessage(ctx: Context, id: string): Promise<string> {
-    const messageId = assertUuid(id, "messageId");
-    const message = await ctx.em.findOne(Message, { id: messageId });
-    if (!message || !(await ctx.loaders.membership.load(message.conversationId))) {
-      throw new NotFoundError("Message");
+  private async visibleTarget(
+    ctx: Context,
+    input: ReportInput,
+  ): Promise<{ messageId: string } | { reportedUserId: string } | null> {
+    if (input.messageId != null) {
+      const messageId = await this.visibleMessage(ctx, input.messageId);
+      return messageId ? { messageId } : null;
     }
+    const reportedUserId = await this.visibleUser(ctx, input.userId!);
+    return reportedUserId ? { reportedUserId } : null;
+  }
+
+  /** The message's id if the viewer is a current participant of its conversation, else null. */
+  private async visibleMessage(ctx: Context, id: string): Promise<string | null> {
+    const messageId = assertUuid(id, "messageId");
+    const message = await ctx.loaders.message.load(messageId);
+    if (!message || !(await ctx.loaders.membership.load(message.conversationId))) return null;
     return message.id;
   }
 
-  private async visibleUser(ctx: Context, id: string): Promise<string> {
+  /** The user's id if they and the viewer are current participants of a conversation, else null. */
+  private async visibleUser(ctx: Context, id: string): Promise<string | null> {
     const viewer = ctx.requireViewer();
     const userId = assertUserId(id, "userId");
     if (userId === viewer.id) throw new BadUserInputError("userId", "You cannot report yourself");
-    const rows = await ctx.em.execute(
-      `select 1 from participant mine
-         join participant theirs on theirs.conversation_id = mine.conversation_id
-        where mine.user_id = ? and theirs.user_id = ? limit 1`,
-      [viewer.id, userId],
-    );
-    if (!rows.length) throw new NotFoundError("User");
-    return userId;
+    return (await ctx.loaders.contact.load(userId)) ? userId : null;
   }
 
   private openReport(

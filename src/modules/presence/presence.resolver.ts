@@ -59,11 +59,12 @@ export class PresenceResolver {
 
   @Subscription(() => Presence, {
     name: "presence",
-    description: "Status changes of the given users (default: everyone sharing a conversation).",
+    description:
+      "The current status of the given users, then their changes (default: everyone sharing a conversation, starting with those ONLINE now).",
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, PresenceArgs, Context>) => {
       const viewer = context.requireViewer();
       const ids = args.userIds != null ? userIdList(args.userIds) : null;
-      const stream = await context.app.presence.subscribe(context.em, viewer.id, ids);
+      const stream = await context.app.presence.subscribe(viewer.id, ids);
       return new EventSource(stream, { renew: () => context.renew() });
     },
   })

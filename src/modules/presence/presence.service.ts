@@ -4,8 +4,9 @@ import type { RealtimeConfig } from "../../config";
 import { AsyncQueue } from "../../core/async-queue";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
-import type { BlockEvent } from "../moderation/block.service";
 import type { PresenceStore } from "./presence.store";
+import { PresenceWatch } from "./presence.watch";
+import { visibleUsers } from "./presence.visibility";
 import { Presence, PresenceStatus, type PresencePayload } from "./presence.type";
 
 /**
@@ -142,45 +143,20 @@ export class PresenceService {
     });
   }
 
-  /** Presence events of the visible ones among userIds (default: everyone sharing a conversation). */
+  /**
+   * The current status of the visible ones among userIds (default: the viewer's contacts who are
+   * ONLINE), then their changes, with visibility re-read as conversations and blocks change.
+   */
   async subscribe(
-    em: EntityManager,
     viewerId: string,
     userIds: readonly string[] | null,
   ): Promise<AsyncQueue<Presence>> {
-    const ids = userIds ?? (await contacts(em, viewerId));
-    const visible = [...(await visibleUsers(em, viewerId, ids)).keys()];
-    const unsubscribes = new Map<string, () => void>();
-    const queue = new AsyncQueue<Presence>(() => unsubscribes.forEach((u) => u()));
-    try {
-      // A block made while the stream is open hides the pair from each other at once.
-      unsubscribes.set(
-        "",
-        await this.pubsub.subscribe(Topic.blocks(viewerId), (raw) => {
-          const event = raw as BlockEvent;
-          const other = event.userIds.find((id) => id !== viewerId);
-          if (!event.blocked || !other) return;
-          unsubscribes.get(other)?.();
-          unsubscribes.delete(other);
-        }),
-      );
-      for (const userId of visible) {
-        unsubscribes.set(
-          userId,
-          await this.pubsub.subscribe(Topic.presence(userId), (raw) => {
-            const event = raw as PresencePayload;
-            queue.push({
-              ...event,
-              lastSeenAt: event.lastSeenAt ? new Date(event.lastSeenAt) : null,
-            });
-          }),
-        );
-      }
-    } catch (error) {
-      await queue.return();
-      throw error;
-    }
-    return queue;
+    const watch = await PresenceWatch.open(
+      { orm: this.orm, pubsub: this.pubsub, store: this.store, logger: this.logger },
+      viewerId,
+      userIds,
+    );
+    return watch.queue;
   }
 
   private async publish(payload: PresencePayload): Promise<void> {
@@ -188,37 +164,4 @@ export class PresenceService {
       this.logger.warn({ err: error }, "presence publish failed");
     });
   }
-}
-
-/**
- * The viewer, and users sharing a current conversation with them with no block either way, with
- * their last_seen_at.
- */
-async function visibleUsers(em: EntityManager, viewerId: string, userIds: readonly string[]) {
-  const rows = await em.execute<{ id: string; last_seen_at: Date | null }[]>(
-    `select u.id, u.last_seen_at from app_user u
-      where u.id in (select value from jsonb_array_elements_text(?::jsonb))
-        and (u.id = ? or (exists (
-          select 1 from participant mine
-            join participant theirs on theirs.conversation_id = mine.conversation_id
-           where mine.user_id = ? and mine.left_at is null
-             and theirs.user_id = u.id and theirs.left_at is null)
-          and not exists (
-          select 1 from block b
-           where (b.blocker_id = ? and b.blocked_id = u.id)
-              or (b.blocker_id = u.id and b.blocked_id = ?))))`,
-    [JSON.stringify(userIds), viewerId, viewerId, viewerId, viewerId],
-  );
-  return new Map(rows.map((r) => [r.id, r.last_seen_at ? new Date(r.last_seen_at) : null]));
-}
-
-async function contacts(em: EntityManager, viewerId: string): Promise<string[]> {
-  const rows = await em.execute<{ user_id: string }[]>(
-    `select distinct theirs.user_id from participant mine
-       join participant theirs on theirs.conversation_id = mine.conversation_id
-      where mine.user_id = ? and mine.left_at is null and theirs.left_at is null
-        and theirs.user_id <> ?`,
-    [viewerId, viewerId],
-  );
-  return rows.map((r) => r.user_id);
 }
