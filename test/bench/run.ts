@@ -14,6 +14,7 @@ import { sendPath } from "./workloads/w2-send";
 import { connections } from "./workloads/w3-connections";
 import { churn } from "./workloads/w4-churn";
 import { history } from "./workloads/w5-history";
+import { endToEnd } from "./workloads/w6-end-to-end";
 import { median } from "./lib/stats";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -23,12 +24,15 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 const SECRET = "bench-secret-that-is-long-enough-for-hs256!!";
 
 const HELP = `npm run bench -- [flags]
-  --quick                 one run each, shorter phases, W3 with 1,000 connections, W5 with 100,000 messages
-  --only W1,W2,...        run only these workloads (W1 fan-out, W2 send path, W3 connections, W4 churn, W5 history)
+  --quick                 one run each, shorter phases (W6a: 2 s steps), W3 with 1,000 connections, W5 with 100,000 messages
+  --only W6,W1,...        run only these workloads (W6 end to end against the Socket.IO chat peer,
+                          W1 fan-out, W2 send path, W3 connections, W4 churn, W5 history)
   --runs N                repetitions per figure (default 3; the table shows medians)
   --shapes 1x1000,...     W1 shapes, conversations x subscribers (default 1x1000,10x100,100x10)
   --events N              W1 events per conversation per burst (default 200)
   --w2-rates 250,500,...   W2 send rates to try
+  --w6-rates 100,250,...  W6a send rates to try (default 100,250,500,1000,1500,2000,3000)
+  --w6-variants a,b       W6 variants, by prefix (service-http, service-ws, peer; default all)
   --w3-connections N      W3 connections (default 10000)
   --w5-messages N         W5 conversation length (default 1000000)
   --baseline              also measure the service with the fan-out optimisation off (before/after)
@@ -65,6 +69,8 @@ function parseOptions(argv: string[]): Options {
     loadgens: Number(value("--loadgens") ?? 2),
     systems: value("--systems")?.toLowerCase().split(",") ?? null,
     w2Rates: value("--w2-rates")?.split(",").map(Number) ?? null,
+    w6Rates: value("--w6-rates")?.split(",").map(Number) ?? null,
+    w6Variants: value("--w6-variants")?.toLowerCase().split(",") ?? null,
   };
 }
 
@@ -153,11 +159,15 @@ async function main() {
       secret: SECRET,
       results: {},
       outDir,
+      databaseUrl,
+      redisUrl: REDIS_URL,
       startService: (name) =>
         start(name, "service", serviceEnv(`bench:${id}:${name}:`, false), ["--expose-gc"]),
+      start,
       log,
     };
 
+    if (runs("W6")) bench.results.W6 = await endToEnd(bench);
     if (runs("W1")) {
       const systems: System[] = [
         {

@@ -63,6 +63,27 @@ export class Seeder {
     return id;
   }
 
+  /**
+   * One DIRECT conversation per pair (both MEMBERs, direct_key as the service computes it for no
+   * subject), no messages yet; their ids in the pairs' order.
+   */
+  async direct(pairs: Array<[string, string]>): Promise<string[]> {
+    const ids = pairs.map(() => randomUUID());
+    const keys = pairs.map((pair) => JSON.stringify([...[...pair].sort(), null]));
+    await this.client.query(
+      `insert into conversation (id, kind, direct_key, last_seq)
+       select id, 'DIRECT', key, 0 from unnest($1::uuid[], $2::text[]) as t(id, key)`,
+      [ids, keys],
+    );
+    await this.client.query(
+      `insert into participant (conversation_id, user_id, role)
+       select id, u, 'MEMBER' from unnest($1::uuid[], $2::text[], $3::text[]) as t(id, a, b),
+              lateral (values (a), (b)) as m(u)`,
+      [ids, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    );
+    return ids;
+  }
+
   /** `count` messages with seq 1..count, written by set-based SQL, and the conversation's last_seq. */
   async history(conversationId: string, senderId: string, count: number): Promise<void> {
     await this.client.query(

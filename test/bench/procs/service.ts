@@ -6,6 +6,17 @@ import { randomUUID } from "node:crypto";
 import { buildApp } from "../../../src/app";
 import { loadConfig } from "../../../src/config";
 import { now, serve, settledUsage, usage } from "../lib/ipc";
+import { redisCommands } from "../lib/redis-count";
+
+/** A statement's shape (its start, without literals), so the same query counts as one. */
+const shape = (sql: string) =>
+  sql
+    .slice(0, 240)
+    .replace(/'(?:[^']|'')*'/g, "?")
+    .replace(/\b\d+(?:\.\d+)?\b/g, "?")
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, 120);
 
 /**
  * The chat service under test, configured from the environment like src/main.ts, with what the
@@ -13,6 +24,7 @@ import { now, serve, settledUsage, usage } from "../lib/ipc";
  */
 async function main() {
   let statements = 0;
+  const byStatement = new Map<string, number>();
   let timing: { durations: number[]; statements: number[] } | null = null;
 
   // Server time of each HTTP request: from the request event to the response's last byte.
@@ -33,8 +45,10 @@ async function main() {
 
   const config = loadConfig(process.env);
   const app = await buildApp(config, {
-    onQuery: () => {
+    onQuery: (sql: string) => {
       statements++;
+      const key = shape(sql);
+      byStatement.set(key, (byStatement.get(key) ?? 0) + 1);
     },
     ...(process.env.BENCH_FANOUT === "off" ? { fanout: false } : {}),
   } as Parameters<typeof buildApp>[1]);
@@ -63,6 +77,8 @@ async function main() {
       },
       usage: settledUsage,
       statements: () => statements,
+      statementsBy: () => Object.fromEntries(byStatement),
+      redisCommands,
       cpu: () => usage(),
       startTiming: () => {
         timing = { durations: [], statements: [] };

@@ -24,6 +24,10 @@ export interface Options {
   loadgens: number;
   systems: string[] | null;
   w2Rates: number[] | null;
+  /** W6a send rates (all senders together). */
+  w6Rates: number[] | null;
+  /** W6 variants to run, by key prefix (service-http, service-ws, peer). */
+  w6Variants: string[] | null;
 }
 
 /** A system that W1 measures: the service (optimised or not) or one of the peers. */
@@ -51,8 +55,17 @@ export interface Bench {
   secret: string;
   results: Record<string, any>;
   outDir: string;
+  databaseUrl: string;
+  redisUrl: string;
   /** Another instance of the service, fresh (W3 measures memory from a clean start). */
   startService(name: string): Promise<BenchProcess>;
+  /** Starts compiled procs/<script>.ts as `name` (stopped at the end of the run at the latest). */
+  start(
+    name: string,
+    script: string,
+    env?: Record<string, string>,
+    nodeFlags?: string[],
+  ): Promise<BenchProcess>;
   log(message: string): void;
 }
 

@@ -1,0 +1,187 @@
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
+import { Pool, type PoolClient, type QueryResult } from "pg";
+import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { jwtVerify } from "jose";
+import { serve, settledUsage, usage } from "../lib/ipc";
+import { profilerHandlers } from "../lib/profiler";
+import { redisCommands } from "../lib/redis-count";
+
+/**
+ * W6's peer: the seeds' design for a chat server, done well. Socket.IO 4 with the Redis adapter
+ * (one room per conversation), an HS256 JWT checked at the handshake, membership checked when a
+ * socket joins a room, and a send that stores the message in one transaction under the
+ * conversation's row lock (seq = last_seq + 1) in the service's own tables, then emits it to the
+ * room and acknowledges the sender. Prepared statements through a `pg` pool of 10.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_TEXT = 5_000;
+
+// Membership in the same statement as the lock: a sender who is not a participant locks nothing.
+const LOCK = {
+  name: "w6-lock",
+  text: `select c.last_seq from conversation c
+          where c.id = $1 and exists (select 1 from participant p
+            where p.conversation_id = c.id and p.user_id = $2 and p.left_at is null)
+          for update of c`,
+};
+const WRITE = {
+  name: "w6-write",
+  text: `with m as (
+           insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
+           values ($1, $2, $3, $4, 'TEXT', $5, '[]', $6))
+         update conversation set last_seq = $3, last_message_id = $1, last_activity_at = $6
+          where id = $2`,
+};
+const MEMBER = {
+  name: "w6-member",
+  text: `select 1 from participant where conversation_id = $1 and user_id = $2 and left_at is null`,
+};
+
+let statements = 0;
+const byStatement = new Map<string, number>();
+
+function query(
+  db: Pool | PoolClient,
+  statement: { name: string; text: string } | string,
+  values?: unknown[],
+): Promise<QueryResult> {
+  statements++;
+  const name = typeof statement === "string" ? statement : statement.name;
+  byStatement.set(name, (byStatement.get(name) ?? 0) + 1);
+  return typeof statement === "string"
+    ? db.query(statement)
+    : db.query({ name: statement.name, text: statement.text, values });
+}
+
+type Ack = (reply: Record<string, unknown>) => void;
+
+async function main() {
+  const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(process.env.JWT_SECRET!),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  );
+  const pub = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
+  const sub = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
+  await Promise.all([pub.connect(), sub.connect()]);
+  const server = http.createServer();
+  const io = new Server(server, {
+    transports: ["websocket"],
+    serveClient: false,
+    adapter: createAdapter(pub, sub, { key: `${process.env.BENCH_PREFIX}chat.socket.io` }),
+  });
+
+  io.use((socket, next) => {
+    const token: unknown = socket.handshake.auth?.token;
+    if (typeof token !== "string") return next(new Error("UNAUTHENTICATED"));
+    jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] }).then(
+      ({ payload }) => {
+        socket.data.userId = payload.sub;
+        next();
+      },
+      () => next(new Error("UNAUTHENTICATED")),
+    );
+  });
+
+  io.on("connection", (socket) => {
+    const userId = socket.data.userId as string;
+
+    socket.on("join", async (conversationId: unknown, ack: Ack) => {
+      if (typeof ack !== "function") return;
+      if (typeof conversationId !== "string" || !UUID.test(conversationId)) {
+        return ack({ error: "BAD_USER_INPUT" });
+      }
+      try {
+        const { rowCount } = await query(pool, MEMBER, [conversationId, userId]);
+        if (!rowCount) return ack({ error: "NOT_FOUND" });
+        await socket.join(conversationId);
+        ack({ ok: true });
+      } catch (error) {
+        console.error(error);
+        ack({ error: "INTERNAL" });
+      }
+    });
+
+    socket.on("send", async (input: { conversationId?: unknown; text?: unknown }, ack: Ack) => {
+      if (typeof ack !== "function") return;
+      const conversationId = input?.conversationId;
+      const text = typeof input?.text === "string" ? input.text.trim() : "";
+      if (typeof conversationId !== "string" || !UUID.test(conversationId)) {
+        return ack({ error: "BAD_USER_INPUT" });
+      }
+      if (!text || text.length > MAX_TEXT) return ack({ error: "BAD_USER_INPUT" });
+      let client: PoolClient | null = null;
+      let message: { id: string; seq: number; createdAt: Date } | null = null;
+      try {
+        client = await pool.connect();
+        await query(client, "begin");
+        const locked = await query(client, LOCK, [conversationId, userId]);
+        if (locked.rows.length) {
+          message = {
+            id: randomUUID(),
+            seq: Number(locked.rows[0].last_seq) + 1,
+            createdAt: new Date(),
+          };
+          await query(client, WRITE, [
+            message.id,
+            conversationId,
+            message.seq,
+            userId,
+            text,
+            message.createdAt,
+          ]);
+          await query(client, "commit");
+        } else {
+          await query(client, "rollback");
+        }
+        client.release();
+      } catch (error) {
+        console.error(error);
+        // A connection that failed mid-transaction is discarded, not returned to the pool.
+        client?.release(true);
+        return ack({ error: "INTERNAL" });
+      }
+      if (!message) return ack({ error: "NOT_FOUND" });
+      io.to(conversationId).emit("message", {
+        id: message.id,
+        seq: message.seq,
+        text,
+        sender: { id: userId },
+        createdAt: message.createdAt.toISOString(),
+      });
+      ack({ id: message.id, seq: message.seq });
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  serve(
+    {
+      ...profilerHandlers(),
+      usage: settledUsage,
+      cpu: () => usage(),
+      statements: () => statements,
+      statementsBy: () => Object.fromEntries(byStatement),
+      redisCommands,
+    },
+    { url: `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, pid: process.pid },
+    async () => {
+      io.close();
+      await pool.end();
+      pub.disconnect();
+      sub.disconnect();
+    },
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
