@@ -135,7 +135,7 @@ export async function buildApp(
     const blocks = new BlockService(pubsub);
     const safety: Safety = {
       limiters,
-      content: new ContentGuard(config.safety, limiters),
+      content: new ContentGuard(config.safety),
       policy: new ChatPolicy(config.safety, logger),
       blocks,
     };
@@ -175,7 +175,12 @@ export async function buildApp(
       conversations,
       messages,
       conversationStreams,
-      messageStreams: new MessageStreams(orm, conversationStreams, logger),
+      messageStreams: new MessageStreams(
+        orm,
+        conversationStreams,
+        logger,
+        config.realtime.streamGapWaitMs,
+      ),
       receipts: new ReceiptService(pubsub, conversations),
       typing,
       presence,

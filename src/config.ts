@@ -60,6 +60,8 @@ export interface NotificationsConfig {
   channel: string;
   /** How often each instance looks for unsent events besides being woken by a send. */
   pollMs: number;
+  /** A send wakes the relay this much later, so the events of sends close together leave in one pass. */
+  batchDelayMs: number;
   batchSize: number;
   /** Ceiling of the backoff between failed relay attempts. */
   retryMaxMs: number;
@@ -123,6 +125,8 @@ export interface RealtimeConfig {
   wsMaxBufferedBytes: number;
   /** How often live messageAdded feeds compare their position with the database and catch up. */
   streamResyncMs: number;
+  /** A live message that skips ahead waits this long for the ones before it, then they are read. */
+  streamGapWaitMs: number;
 }
 
 export class ConfigError extends Error {
@@ -298,6 +302,7 @@ function notificationsConfig(env: Env): NotificationsConfig {
   return {
     channel,
     pollMs: int(env, "NOTIFICATIONS_POLL_MS", 1_000, 10, 600_000),
+    batchDelayMs: int(env, "NOTIFICATIONS_BATCH_DELAY_MS", 100, 0, 10_000),
     batchSize: int(env, "NOTIFICATIONS_BATCH_SIZE", 100, 1, 10_000),
     retryMaxMs: int(env, "NOTIFICATIONS_RETRY_MAX_MS", 30_000, 10, 3_600_000),
     retentionMs: int(env, "NOTIFICATIONS_RETENTION_MS", 3_600_000, 0, 30 * 86_400_000),
@@ -321,6 +326,7 @@ function realtimeConfig(env: Env): RealtimeConfig {
     wsPingMs: int(env, "WS_PING_MS", 30_000, 100, 600_000),
     wsMaxBufferedBytes: int(env, "WS_MAX_BUFFERED_BYTES", 4_194_304, 16_384, 1_073_741_824),
     streamResyncMs: int(env, "STREAM_RESYNC_MS", 5_000, 50, 600_000),
+    streamGapWaitMs: int(env, "STREAM_GAP_WAIT_MS", 50, 0, 10_000),
   };
 }
 

@@ -22,6 +22,7 @@ import type { PresenceService } from "./modules/presence/presence.service";
 import { PresenceStatus, type Presence } from "./modules/presence/presence.type";
 import type { ReceiptService } from "./modules/receipts/receipt.service";
 import type { TypingService } from "./modules/typing/typing.service";
+import { User } from "./modules/users/user.entity";
 import { createUserLoaders } from "./modules/users/user.loaders";
 import type { UserService } from "./modules/users/user.service";
 
@@ -48,7 +49,7 @@ export interface AppServices {
 }
 
 function createLoaders(app: AppServices, em: EntityManager, viewer: Viewer | null) {
-  return {
+  const loaders = {
     presence: new DataLoader<string, Presence>((ids) =>
       viewer ? app.presence.statuses(em, viewer.id, ids) : Promise.resolve(ids.map(hidden)),
     ),
@@ -56,6 +57,18 @@ function createLoaders(app: AppServices, em: EntityManager, viewer: Viewer | nul
     ...createConversationLoaders(em, viewer?.id ?? null),
     ...createMessageLoaders(em),
   };
+  // The viewer's row is what their token says (ensureUser keeps it so): no query for it.
+  if (viewer) {
+    loaders.user.prime(
+      viewer.id,
+      Object.assign(new User(), {
+        id: viewer.id,
+        displayName: viewer.displayName,
+        roles: viewer.roles,
+      }),
+    );
+  }
+  return loaders;
 }
 export type Loaders = ReturnType<typeof createLoaders>;
 

@@ -3,6 +3,7 @@ import { Migration20261121000000_initial } from "./Migration20261121000000_initi
 import { Migration20261121010000_messaging } from "./Migration20261121010000_messaging";
 import { Migration20261121020000_safety } from "./Migration20261121020000_safety";
 import { Migration20261121030000_outbox } from "./Migration20261121030000_outbox";
+import { Migration20261201000000_member_epoch } from "./Migration20261201000000_member_epoch";
 
 /** Every migration, in order; listed explicitly so compiled and ts-node runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261121010000_messaging", class: Migration20261121010000_messaging },
   { name: "Migration20261121020000_safety", class: Migration20261121020000_safety },
   { name: "Migration20261121030000_outbox", class: Migration20261121030000_outbox },
+  { name: "Migration20261201000000_member_epoch", class: Migration20261201000000_member_epoch },
 ];

@@ -1,4 +1,6 @@
+import { Redis } from "ioredis";
 import { Collector, gqlOk, waitForChannel, wsClient } from "../helpers/client";
+import { TEST_REDIS_URL } from "../helpers/env";
 import { createDirect, MESSAGE_ADDED, sendText } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
@@ -147,5 +149,85 @@ describe("Subscription.messageAdded", () => {
       bob.token,
     );
     expect(data.conversation).toEqual({ lastSeq: 1, lastMessage: { seq: 1, text: "one" } });
+  });
+});
+
+describe("Subscription.messageAdded with events out of order", () => {
+  // The subscriber's instance resyncs only when told to here: what it reads, it read for a gap.
+  const env = testEnv({ STREAM_RESYNC_MS: "600000", STREAM_GAP_WAIT_MS: "200" });
+  /** Sends through its own Redis prefix: its events reach only the test, which replays them. */
+  const quiet = { ...env, REDIS_PREFIX: `${env.REDIS_PREFIX}quiet:` };
+  let subscriberSide: TestApp;
+  let sender: TestApp;
+  let redis: Redis;
+  let listener: Redis;
+  const captured: string[] = [];
+  const channel = (prefix: string, conversationId: string) =>
+    `${prefix}conversation:${conversationId}:message-added`;
+  /** readRange: how a feed reads messages it did not get live. */
+  const reads = () =>
+    subscriberSide.statements.filter((sql) => sql.includes("sender_display_name"));
+
+  beforeAll(async () => {
+    [subscriberSide, sender] = await Promise.all([startTestApp(env), startTestApp(quiet)]);
+    redis = new Redis(TEST_REDIS_URL);
+    listener = new Redis(TEST_REDIS_URL);
+    await listener.psubscribe(`${quiet.REDIS_PREFIX}conversation:*:message-added`);
+    listener.on("pmessage", (_pattern, _channel, message: string) => captured.push(message));
+  });
+  afterAll(async () => {
+    listener?.disconnect();
+    redis?.disconnect();
+    await Promise.all([subscriberSide?.stop(), sender?.stop()]);
+  });
+
+  async function sendQuietly(from: TestUser, conversationId: string, text: string) {
+    const before = captured.length;
+    await sendText(sender.url, from, conversationId, text);
+    while (captured.length === before) await new Promise((r) => setTimeout(r, 5));
+    return captured[captured.length - 1];
+  }
+
+  it("should deliver a message that arrives before the one it follows in seq order, reading nothing", async () => {
+    const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
+    const conversation = await createDirect(sender.url, alice, bob, "reordered");
+    const ws = wsClient(subscriberSide.wsUrl, bob.token);
+    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    await waitForChannel(channel(env.REDIS_PREFIX, conversation.id));
+    const first = await sendQuietly(alice, conversation.id, "first");
+    const second = await sendQuietly(alice, conversation.id, "second");
+    subscriberSide.statements.length = 0;
+
+    const live = channel(env.REDIS_PREFIX, conversation.id);
+    await redis.publish(live, second);
+    await redis.publish(live, first);
+    const got = await sub.take(2);
+    expect(got.map((v) => [v.messageAdded.seq, v.messageAdded.text])).toEqual([
+      [1, "first"],
+      [2, "second"],
+    ]);
+    expect(reads()).toEqual([]);
+    await ws.dispose();
+  });
+
+  it("should read a message whose event never arrives once the gap wait is over, then go on in order", async () => {
+    const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
+    const conversation = await createDirect(sender.url, alice, bob, "lost");
+    const ws = wsClient(subscriberSide.wsUrl, bob.token);
+    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    await waitForChannel(channel(env.REDIS_PREFIX, conversation.id));
+    await sendQuietly(alice, conversation.id, "lost on the way");
+    const second = await sendQuietly(alice, conversation.id, "arrives");
+    subscriberSide.statements.length = 0;
+
+    await redis.publish(channel(env.REDIS_PREFIX, conversation.id), second);
+    const got = await sub.take(2);
+    expect(got.map((v) => [v.messageAdded.seq, v.messageAdded.text])).toEqual([
+      [1, "lost on the way"],
+      [2, "arrives"],
+    ]);
+    expect(reads()).toHaveLength(1);
+    expect(sub.values).toHaveLength(2);
+    await ws.dispose();
   });
 });

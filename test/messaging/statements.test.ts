@@ -19,6 +19,8 @@ describe("Query.conversations", () => {
 
   beforeAll(async () => {
     app = await startTestApp(testEnv({ DATABASE_POOL_MAX: "1" }));
+    // Its passes (a batch delay after each send) are not the inbox's statements.
+    await app.app.services.notifications.stop();
   });
   afterAll(async () => {
     await app?.stop();

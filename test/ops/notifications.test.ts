@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { createClient } from "graphql-ws";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { gqlOk } from "../helpers/client";
-import { createGroup, sendText } from "../helpers/operations";
+import { createDirect, createGroup, sendText } from "../helpers/operations";
 import { testUser, type TestUser } from "../helpers/tokens";
 import { ConfigError, loadConfig } from "../../src/config";
 import type { MessageCreatedEvent } from "../../src/modules/notifications/notification.events";
@@ -45,6 +45,7 @@ describe("Notifications: events:message.created through the outbox", () => {
     expect(loadConfig({}).notifications).toEqual({
       channel: "events:message.created",
       pollMs: 1_000,
+      batchDelayMs: 100,
       batchSize: 100,
       retryMaxMs: 30_000,
       retentionMs: 3_600_000,
@@ -52,6 +53,7 @@ describe("Notifications: events:message.created through the outbox", () => {
     for (const env of [
       { NOTIFICATIONS_POLL_MS: "0" },
       { NOTIFICATIONS_BATCH_SIZE: "many" },
+      { NOTIFICATIONS_BATCH_DELAY_MS: "-1" },
       { NOTIFICATIONS_CHANNEL: "has spaces" },
     ]) {
       expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -157,6 +159,45 @@ describe("Notifications: events:message.created through the outbox", () => {
         expect(row.sent_at).not.toBeNull();
         expect(row.payload).toEqual(events.find((e) => e.eventId === row.id));
       }
+    });
+  });
+
+  describe("with sends close together", () => {
+    const channel = `test:${randomUUID().slice(0, 8)}:events:message.created`;
+    let database: Awaited<ReturnType<typeof createDatabase>>;
+    let app: TestApp;
+    let listener: ChannelListener;
+
+    beforeAll(async () => {
+      database = await createDatabase();
+      const env = testEnv({
+        DATABASE_URL: database.url,
+        NOTIFICATIONS_CHANNEL: channel,
+        // Only sends wake the relay here.
+        NOTIFICATIONS_POLL_MS: "600000",
+        NOTIFICATIONS_BATCH_DELAY_MS: "300",
+      });
+      app = await startTestApp(env);
+      listener = await ChannelListener.open(env.REDIS_URL, channel);
+    });
+    afterAll(async () => {
+      listener?.close();
+      await app?.stop();
+      await database?.drop();
+    });
+
+    it("should relay their events together, in one pass, each once and in order", async () => {
+      const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
+      const direct = await createDirect(app.url, alice, bob, "batched");
+      await new Promise((r) => setTimeout(r, 400)); // past the start-up pass
+      app.statements.length = 0;
+      const sent = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => sendText(app.url, alice, direct.id, `b${i}`)),
+      );
+      const events = await listener.waitFor(direct.id, 20);
+      expect(events.map((e) => e.seq)).toEqual(sent.map((m) => m.seq).sort((x, y) => x - y));
+      const passes = app.statements.filter((sql) => sql.includes("pg_advisory_xact_lock"));
+      expect(passes.length).toBeLessThanOrEqual(2);
     });
   });
 

@@ -12,7 +12,6 @@ import {
   pageSize,
   seqWindow,
 } from "../../src/core/pagination";
-import type { RateLimiters } from "../../src/core/rate-limit";
 import {
   assertNoNul,
   assertStorable,
@@ -347,7 +346,7 @@ describe("Content rules", () => {
     CONTENT_DENY_WORDS: "ass",
     CONTENT_DENY_DOMAINS: "evil.example",
   }).safety;
-  const guard = new ContentGuard(config, null as unknown as RateLimiters);
+  const guard = new ContentGuard(config);
   const around = (chars: string[]) => fc.constantFrom(...chars);
 
   it("should refuse a denied domain whatever punctuation surrounds it and however it is cased", () => {

@@ -13,6 +13,7 @@ export class Conversation {
     | "subject"
     | "directKey"
     | "lastSeq"
+    | "memberEpoch"
     | "lastMessageId"
     | "createdAt"
     | "lastActivityAt";
@@ -44,6 +45,10 @@ export class Conversation {
   @Field(() => Int, { description: "The highest seq in this conversation (0 when empty)." })
   @Property({ type: "integer", default: 0 })
   lastSeq: number = 0;
+
+  /** Moved by a trigger whenever the current participants change (see the migration). */
+  @Property({ type: "integer", default: 0 })
+  memberEpoch: number = 0;
 
   @Property({ type: "uuid", nullable: true })
   lastMessageId: string | null = null;

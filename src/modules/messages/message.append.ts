@@ -1,4 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { executePrepared } from "../../core/orm";
 import type { Conversation } from "../conversations/conversation.entity";
 import { Message } from "./message.entity";
 import type { MessageKind } from "./message.enums";
@@ -134,3 +135,90 @@ export async function insertSentMessage(
   );
   return message;
 }
+
+/** The outbox event of a send, completed in SQL with the seq and the recipients. */
+export interface SendEvent {
+  id: string;
+  topic: string;
+  channel: string;
+  /** The event for the message; the statement sets its `seq` and `recipientIds`. */
+  payload: (message: Message) => object;
+}
+
+/**
+ * The whole send in one statement, with no transaction around it: moves the conversation's
+ * last_seq (taking its row lock and the seq at once), inserts the message, moves the sender's
+ * read position and writes the outbox event. It happens only when the sender is a current
+ * participant, no block stands between the two users of a DIRECT conversation, the sender has
+ * not used clientMessageId yet, and no membership change committed after the statement began
+ * (member_epoch): the members it read are then still the members under the lock. Null when any
+ * of that does not hold; the caller then takes the lock-then-read path, which says why.
+ */
+export async function appendSentMessage(
+  em: EntityManager,
+  conversationId: string,
+  fields: NewMessage & { senderId: string },
+  event: SendEvent,
+  now = new Date(),
+): Promise<{ message: Message; members: string[] } | null> {
+  // Its seq is known once the statement has run.
+  const message = newMessage(em, conversationId, 0, fields, now, false);
+  const rows = await executePrepared<{ seq: number; members: string[] }>(
+    em,
+    "chat_send_message",
+    SEND_STATEMENT,
+    [
+      conversationId,
+      fields.senderId,
+      message.id,
+      now,
+      fields.clientMessageId ?? null,
+      fields.kind,
+      fields.text,
+      JSON.stringify(fields.attachments ?? []),
+      event.id,
+      event.topic,
+      event.channel,
+      JSON.stringify(event.payload(message)),
+    ],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  message.seq = Number(row.seq);
+  return { message, members: row.members };
+}
+
+/** $1 conversation, $2 sender, $3 message id, $4 now, $5 clientMessageId, $6 kind, $7 text,
+ * $8 attachments, $9 event id, $10 topic, $11 channel, $12 event payload. */
+const SEND_STATEMENT = `
+  with c as (
+    update conversation c set last_seq = c.last_seq + 1, last_message_id = $3, last_activity_at = $4
+     where c.id = $1
+       and c.member_epoch = (select e.member_epoch from conversation e where e.id = $1)
+       and exists (select 1 from participant p where p.conversation_id = c.id
+                      and p.user_id = $2 and p.left_at is null)
+       and (c.kind <> 'DIRECT' or not exists (
+             select 1 from participant o join block b
+                 on (b.blocker_id = $2 and b.blocked_id = o.user_id)
+                 or (b.blocker_id = o.user_id and b.blocked_id = $2)
+              where o.conversation_id = c.id and o.user_id <> $2 and o.left_at is null))
+       and ($5::text is null or not exists (
+             select 1 from message x where x.sender_id = $2 and x.client_message_id = $5))
+    returning c.last_seq as seq
+  ), members as (
+    select coalesce(array_agg(user_id order by user_id), '{}') as ids from participant
+     where conversation_id = $1 and left_at is null
+  ), m as (
+    insert into message (id, conversation_id, seq, sender_id, kind, text, attachments,
+                         client_message_id, created_at)
+    select $3, $1, c.seq, $2, $6, $7, $8::jsonb, $5, $4 from c
+  ), r as (
+    update participant set last_read_seq = c.seq, last_read_at = $4 from c
+     where conversation_id = $1 and user_id = $2 and left_at is null
+  ), o as (
+    insert into outbox (id, topic, channel, payload, created_at)
+    select $9, $10, $11, $12::jsonb || jsonb_build_object('seq', c.seq,
+             'recipientIds', to_jsonb(array_remove(members.ids, $2::text))), $4
+      from c, members
+  )
+  select c.seq, members.ids as members from c, members`;

@@ -10,6 +10,7 @@ import {
   EditWindowExpiredError,
   ForbiddenError,
   NotFoundError,
+  RateLimitedError,
 } from "../../core/errors";
 import { assertUuid } from "../../core/ids";
 import {
@@ -28,7 +29,13 @@ import { Conversation } from "../conversations/conversation.entity";
 import { ConversationKind, ParticipantRole } from "../conversations/conversation.enums";
 import { currentMembers } from "../conversations/conversation.tx";
 import { Participant } from "../conversations/participant.entity";
-import { insertSentMessage, lockForSend } from "./message.append";
+import {
+  appendSentMessage,
+  insertSentMessage,
+  lockForSend,
+  type NewMessage,
+  type SendEvent,
+} from "./message.append";
 import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
@@ -60,8 +67,9 @@ export class MessageService {
   }
 
   /**
-   * Stores a message with the next seq under the conversation's row lock, then publishes it.
-   * A clientMessageId the sender already used returns the stored message and publishes nothing.
+   * Stores a message with the next seq, in one statement when nothing stands in the way, then
+   * publishes it. A clientMessageId the sender already used returns the stored message and
+   * publishes nothing.
    */
   async send(ctx: Context, input: SendMessageInput): Promise<Message> {
     const viewer = ctx.requireViewer();
@@ -80,72 +88,109 @@ export class MessageService {
       );
     }
 
-    if (clientMessageId) {
-      const existing = await this.findByClientId(ctx, clientMessageId, conversationId);
-      if (existing) return existing;
-    }
     this.safety.content.check(
       text,
       attachments.map((a) => a.url),
     );
-    await this.safety.limiters.consume("messages", viewer.id);
-    await this.safety.content.flood(viewer.id, text);
-
-    let message: Message;
-    let audience: string[];
+    // One round trip to Redis: the message and flood counters, and whether the sender is typing.
+    const floodKey = this.safety.content.floodKey(viewer.id, text);
+    let typing: string | null | undefined;
     try {
-      [message, audience] = await ctx.em.transactional(async (em) => {
-        // Two statements: the lock with what sending needs, then every write in one.
-        const locked = await lockForSend(em, conversationId);
-        if (!locked || !locked.members.includes(viewer.id)) throw new NotFoundError("Conversation");
-        const members = locked.members;
-        if (locked.kind === ConversationKind.DIRECT) {
-          const other = members.filter((id) => id !== viewer.id);
-          if ((await this.safety.blocks.blockedWith(em, viewer.id, other)).size) {
-            throw new BlockedError();
-          }
-        }
-        // Sending reads everything before it (the sender's read position moves to the message),
-        // and the notification event commits (or rolls back) with the message; the relay sends it.
-        const eventId = randomUUID();
-        const created = await insertSentMessage(
-          em,
-          locked,
-          conversationId,
-          {
-            kind: messageKind(attachments),
-            senderId: viewer.id,
-            text,
-            attachments,
-            clientMessageId,
-          },
-          {
-            id: eventId,
-            topic: MESSAGE_CREATED,
-            channel: this.config.notifications.channel,
-            payload: (message) => messageCreatedEvent(eventId, message, members),
-          },
-        );
-        return [created, members] as const;
-      });
+      typing = await this.safety.limiters.consumeSend(
+        viewer.id,
+        floodKey,
+        this.typing.peek(viewer.id, conversationId),
+      );
+    } catch (error) {
+      // Over the limit, a retry of a stored send still gets its message: retries are not counted.
+      if (!(error instanceof RateLimitedError) || !clientMessageId) throw error;
+      const existing = await this.findByClientId(ctx, clientMessageId, conversationId);
+      if (!existing) throw error;
+      await this.safety.limiters.refundSend(viewer.id, null);
+      return existing;
+    }
+    const fields = {
+      kind: messageKind(attachments),
+      senderId: viewer.id,
+      text,
+      attachments,
+      clientMessageId,
+    };
+    const eventId = randomUUID();
+    // The notification event commits (or rolls back) with the message; the relay sends it.
+    const event = {
+      id: eventId,
+      topic: MESSAGE_CREATED,
+      channel: this.config.notifications.channel,
+      payload: (message: Message) => messageCreatedEvent(eventId, message, []),
+    };
+
+    let sent: { message: Message; members: string[] } | Message;
+    try {
+      // One statement when nothing stands in the way; otherwise the lock, then what it found.
+      sent =
+        (await appendSentMessage(ctx.em, conversationId, fields, event)) ??
+        (await this.sendLocked(ctx, conversationId, fields, event));
     } catch (error) {
       // A concurrent retry with the same clientMessageId won the race: return its message.
       if (clientMessageId && error instanceof UniqueConstraintViolationException) {
         const existing = await this.findByClientId(ctx, clientMessageId, conversationId);
-        if (existing) return existing;
+        if (!existing) throw error;
+        sent = existing;
+      } else {
+        throw error;
       }
-      throw error;
     }
+    if (sent instanceof Message) {
+      // A retry: the stored message, with nothing published and nothing counted.
+      await this.safety.limiters.refundSend(viewer.id, floodKey);
+      return sent;
+    }
+    const { message, members } = sent;
 
     ctx.loaders.message.prime(message.id, message);
     ctx.app.metrics.messagesSent.inc({ kind: message.kind });
     ctx.app.notifications.wake();
-    await this.publishAdded(ctx, message, audience);
-    // Sending ends typing at once.
-    await this.typing.stop(viewer, conversationId, audience).catch((error) => {
+    await this.publishAdded(ctx, message, members);
+    await this.typing.stopAfterSend(viewer, conversationId, members, typing).catch((error) => {
       ctx.log.warn({ err: error }, "typing stop failed");
     });
     return message;
+  }
+
+  /**
+   * The send when its single statement did not happen: the stored message of a retried
+   * clientMessageId, or, under the conversation's row lock, the reason (NOT_FOUND, BLOCKED) or the
+   * message (a membership change had committed while the statement ran).
+   */
+  private async sendLocked(
+    ctx: Context,
+    conversationId: string,
+    fields: NewMessage & { senderId: string },
+    event: SendEvent,
+  ): Promise<{ message: Message; members: string[] } | Message> {
+    const viewer = ctx.requireViewer();
+    if (fields.clientMessageId) {
+      const existing = await this.findByClientId(ctx, fields.clientMessageId, conversationId);
+      if (existing) return existing;
+    }
+    return ctx.em.transactional(async (em) => {
+      // Two statements: the lock with what sending needs, then every write in one.
+      const locked = await lockForSend(em, conversationId);
+      if (!locked || !locked.members.includes(viewer.id)) throw new NotFoundError("Conversation");
+      const members = locked.members;
+      if (locked.kind === ConversationKind.DIRECT) {
+        const other = members.filter((id) => id !== viewer.id);
+        if ((await this.safety.blocks.blockedWith(em, viewer.id, other)).size) {
+          throw new BlockedError();
+        }
+      }
+      const message = await insertSentMessage(em, locked, conversationId, fields, {
+        ...event,
+        payload: (m) => messageCreatedEvent(event.id, m, members),
+      });
+      return { message, members };
+    });
   }
 
   /** After commit. A lost publish is recovered: subscribers fill seq gaps from the database. */

@@ -27,93 +27,122 @@ const RESYNC_BATCH = 500;
 
 /**
  * Delivers one conversation's new messages to one subscriber in seq order, exactly once: stored
- * messages after the starting seq first, then live events. A live event that skips ahead (two
- * instances published in a race, or a publish was lost) is preceded by the missing seqs read from
- * the database; seqs commit in order under the conversation's row lock, so all below it are there.
- * Events that never arrive (Redis was down, the publisher crashed after commit) are read when the
- * feed resyncs; a failed read leaves it where it stands, to continue from there.
+ * messages after the starting seq first, then live events. A live event that skips ahead (sends
+ * committed in one order publish in another, or a publish was lost) waits up to the gap wait for
+ * the missing seqs to arrive live; what is still missing then is read from the database (seqs
+ * commit in order under the conversation's row lock, so all below it are there). Events that never
+ * arrive (Redis was down, the publisher crashed after commit) are read when the feed resyncs; a
+ * failed read leaves it where it stands, to continue from there.
  */
 class OrderedFeed implements Feed {
   readonly conversationId: string;
   private lastSent = 0;
   private stopped = false;
+  /** Reads (replay, catch-up, resync) under way or queued; while any is, live events wait in `ahead`. */
+  private reads = 1;
+  /** Reads run one after another, and only once start() said where the client stands. */
   private chain: Promise<void>;
   private open!: () => void;
-  /** Deliveries waiting on the chain (the replay counts as one); none: deliver synchronously. */
-  private queued = 1;
+  /** Live messages beyond lastSent + 1, by seq. */
+  private readonly ahead = new Map<number, MessageWithSender>();
+  private gapTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly context: FeedContext<MessageWithSender>,
     private readonly streams: MessageStreams,
   ) {
     this.conversationId = context.conversationId;
-    // Live events wait behind the gate until the replay is done.
     this.chain = new Promise((resolve) => (this.open = resolve));
     streams.live.add(this);
   }
 
   start(startSeq: number, upTo: number): void {
     this.lastSent = startSeq;
-    this.catchUp(upTo)
-      .catch((error: unknown) => this.fail(error))
-      .finally(() => {
-        this.queued--;
-        this.open();
-      });
+    this.open();
+    // The replay: the read counted since construction.
+    this.reads--;
+    this.read(upTo);
   }
 
   onLive(event: unknown): void {
     if (this.stopped) return;
-    // The common case, the next seq with nothing ahead of it, costs no promise per subscriber.
-    if (this.queued === 0 && this.deliverNow(event as MessageAddedEvent)) return;
-    this.queued++;
-    this.chain = this.chain
-      .then(() => this.deliver(event as MessageAddedEvent))
-      .catch((error: unknown) => this.fail(error))
-      .then(() => {
-        this.queued--;
-      });
+    // The audience was fixed at commit: a member removed before it never sees the message.
+    if (
+      !this.streams.conversations.audienceOf(event as MessageAddedEvent).has(this.context.viewerId)
+    ) {
+      this.revoke();
+      return;
+    }
+    const message = this.streams.decode(event as MessageAddedEvent);
+    if (message.seq <= this.lastSent) return;
+    // The common case, the next seq with nothing ahead of it, costs no promise and no timer.
+    if (this.reads === 0 && message.seq === this.lastSent + 1) {
+      this.push(message);
+      if (this.ahead.size) this.flush();
+      return;
+    }
+    this.ahead.set(message.seq, message);
+    if (this.reads === 0) this.awaitGap();
   }
 
   stop(): void {
     this.stopped = true;
+    this.ahead.clear();
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
     this.streams.live.delete(this);
   }
 
   /** Catches up to upTo, the conversation's newest seq, if live events went missing. */
   resync(upTo: number): void {
     if (this.stopped || upTo <= this.lastSent) return;
-    this.queued++;
+    this.read(upTo);
+  }
+
+  private push(message: MessageWithSender): void {
+    this.context.sink.push(message);
+    this.lastSent = message.seq;
+  }
+
+  /** Delivers the messages waiting ahead that follow on now; a gap left waits again. */
+  private flush(): void {
+    for (
+      let next = this.ahead.get(this.lastSent + 1);
+      next;
+      next = this.ahead.get(this.lastSent + 1)
+    ) {
+      this.ahead.delete(next.seq);
+      this.push(next);
+    }
+    for (const seq of this.ahead.keys()) if (seq <= this.lastSent) this.ahead.delete(seq);
+    if (!this.ahead.size) {
+      if (this.gapTimer) clearTimeout(this.gapTimer);
+      this.gapTimer = null;
+    } else if (this.reads === 0) {
+      this.awaitGap();
+    }
+  }
+
+  /** The missing seqs get the gap wait to arrive live; then they are read. */
+  private awaitGap(): void {
+    if (this.gapTimer || this.stopped) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      if (this.stopped || !this.ahead.size) return;
+      this.read(Math.min(...this.ahead.keys()) - 1);
+    }, this.streams.gapWaitMs);
+  }
+
+  /** Reads up to upTo from the database, after any read under way; live events wait meanwhile. */
+  private read(upTo: number): void {
+    this.reads++;
     this.chain = this.chain
       .then(() => this.catchUp(upTo))
       .catch((error: unknown) => this.fail(error))
       .then(() => {
-        this.queued--;
+        this.reads--;
+        if (!this.stopped && this.reads === 0) this.flush();
       });
-  }
-
-  /** Delivers or drops the event at once; false when seqs before it must be read first. */
-  private deliverNow(event: MessageAddedEvent): boolean {
-    // The audience was fixed at commit: a member removed before it never sees the message.
-    if (!this.streams.conversations.audienceOf(event).has(this.context.viewerId)) {
-      this.revoke();
-      return true;
-    }
-    const message = this.streams.decode(event);
-    if (message.seq <= this.lastSent) return true;
-    if (message.seq > this.lastSent + 1) return false;
-    this.context.sink.push(message);
-    this.lastSent = message.seq;
-    return true;
-  }
-
-  private async deliver(event: MessageAddedEvent): Promise<void> {
-    if (this.stopped || this.deliverNow(event)) return;
-    const message = this.streams.decode(event);
-    await this.catchUp(message.seq - 1);
-    if (this.stopped || message.seq <= this.lastSent) return;
-    this.context.sink.push(message);
-    this.lastSent = message.seq;
   }
 
   private async catchUp(upTo: number): Promise<void> {
@@ -129,8 +158,7 @@ class OrderedFeed implements Feed {
       }
       for (const row of rows) {
         if (this.stopped) return;
-        sink.push(row);
-        this.lastSent = row.seq;
+        if (row.seq > this.lastSent) this.push(row);
       }
     }
   }
@@ -164,6 +192,8 @@ export class MessageStreams {
     private readonly orm: MikroORM,
     readonly conversations: ConversationStreams,
     readonly logger: Logger,
+    /** How long a live event that skips ahead waits for the seqs before it to arrive live. */
+    readonly gapWaitMs: number,
   ) {}
 
   messageAdded(

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SafetyConfig } from "../../config";
 import { ContentRejectedError } from "../../core/errors";
-import type { RateLimiters } from "../../core/rate-limit";
 
 // A host name not glued to more name characters; punctuation after it ("evil.example.") still ends it.
 const LINK =
@@ -11,10 +10,7 @@ const LINK =
 export class ContentGuard {
   private readonly words: RegExp | null;
 
-  constructor(
-    private readonly config: Readonly<SafetyConfig>,
-    private readonly limiters: RateLimiters,
-  ) {
+  constructor(private readonly config: Readonly<SafetyConfig>) {
     const escaped = config.denyWords.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
     // Whole words: no letter or digit on either side.
     this.words = escaped.length
@@ -42,11 +38,14 @@ export class ContentGuard {
     });
   }
 
-  /** The same text from the same user too often within the flood window: RATE_LIMITED. */
-  async flood(userId: string, text: string | null): Promise<void> {
-    if (!text) return;
+  /**
+   * The flood counter of this text from this user (null for none): the same text too often within
+   * the flood window is RATE_LIMITED. Counted with the message limit (RateLimiters.consumeSend).
+   */
+  floodKey(userId: string, text: string | null): string | null {
+    if (!text) return null;
     const digest = createHash("sha256").update(text.toLowerCase()).digest("base64url");
-    await this.limiters.consume("flood", `${userId}:${digest}`);
+    return `${userId}:${digest}`;
   }
 
   private deniedHost(host: string): boolean {

@@ -27,12 +27,15 @@ export interface OnlineUsers {
  * A pass claims the oldest unsent rows (`for update skip locked`, under an advisory lock shared by
  * all instances), publishes them in order, and marks them sent in the same transaction: a row is
  * published by one instance only, and a crash between publish and commit publishes it again
- * (consumers dedupe by eventId). Woken after every send and polling besides, so events left
- * while Redis was down go out once it answers; failures back off exponentially.
+ * (consumers dedupe by eventId). Woken by sends (NOTIFICATIONS_BATCH_DELAY_MS later, so the
+ * events of sends close together leave in one pass) and polling besides, so events left while
+ * Redis was down go out once it answers; failures back off exponentially.
  * With Redis the channel is not prefixed; embedded (no REDIS_URL), events go to the in-process bus.
  */
 export class NotificationRelay {
   private timer: NodeJS.Timeout | null = null;
+  /** The pass a send asked for, batchDelayMs after it. */
+  private soon: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private rerun = false;
   private failures = 0;
@@ -56,9 +59,22 @@ export class NotificationRelay {
     this.kick();
   }
 
-  /** A send committed: relay now, unless waiting out a failure (the retry timer runs then). */
+  /**
+   * A send committed: relay after NOTIFICATIONS_BATCH_DELAY_MS, with whatever else committed by
+   * then (one pass for many sends), unless waiting out a failure (the retry timer runs then).
+   */
   wake(): void {
-    if (this.started && !this.stopped && this.failures === 0) this.kick();
+    if (!this.started || this.stopped || this.failures !== 0) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      this.kick();
+    }, this.config.batchDelayMs);
+    this.soon.unref();
   }
 
   /** Finishes the pass under way, then relays what is left once more (in-flight sends drained). */
@@ -66,6 +82,7 @@ export class NotificationRelay {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.soon) clearTimeout(this.soon);
     await this.running;
     if (this.started && this.failures === 0) {
       await this.drain().catch((error: unknown) => {
@@ -96,6 +113,11 @@ export class NotificationRelay {
 
   private schedule(): void {
     if (this.stopped) return;
+    if (this.rerun && !this.failures) {
+      // Sends committed during the pass: their events leave together, a batch delay later.
+      this.rerun = false;
+      this.wake();
+    }
     const delay = this.failures
       ? Math.min(this.config.retryMaxMs, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 20))
       : this.config.pollMs;
@@ -103,26 +125,24 @@ export class NotificationRelay {
     this.timer.unref();
   }
 
+  /** One round: passes until the backlog is out, then the cleanup; what came meanwhile waits. */
   private async loop(): Promise<void> {
-    do {
-      this.rerun = false;
-      try {
-        await this.drain();
-      } catch (error) {
-        this.failures++;
-        this.metrics.notificationRelayFailures.inc();
-        const level = this.failures === 1 ? "warn" : "debug";
-        this.logger[level]({ err: error, failures: this.failures }, "notification relay failed");
-        return;
-      }
-      if (this.failures) {
-        this.logger.info({ failures: this.failures }, "notification relay recovered");
-        this.failures = 0;
-      }
-      await this.cleanup().catch((error: unknown) => {
-        this.logger.warn({ err: error }, "notification cleanup failed");
-      });
-    } while (this.rerun && !this.stopped);
+    try {
+      await this.drain();
+    } catch (error) {
+      this.failures++;
+      this.metrics.notificationRelayFailures.inc();
+      const level = this.failures === 1 ? "warn" : "debug";
+      this.logger[level]({ err: error, failures: this.failures }, "notification relay failed");
+      return;
+    }
+    if (this.failures) {
+      this.logger.info({ failures: this.failures }, "notification relay recovered");
+      this.failures = 0;
+    }
+    await this.cleanup().catch((error: unknown) => {
+      this.logger.warn({ err: error }, "notification cleanup failed");
+    });
   }
 
   /** Passes until a batch comes back short. */
@@ -134,11 +154,14 @@ export class NotificationRelay {
   private async pass(): Promise<number> {
     let failure: unknown = null;
     const { claimed, sent } = await this.orm.em.fork().transactional(async (em) => {
-      await em.execute("select pg_advisory_xact_lock(?)", [RELAY_LOCK]);
+      // The advisory lock, then the rows (the lateral join runs after it), in one statement.
       const rows = await em.execute<OutboxRow[]>(
-        `select id, channel, payload from outbox where sent_at is null
-          order by position limit ? for update skip locked`,
-        [this.config.batchSize],
+        `select o.id, o.channel, o.payload
+           from (select 1 as turn from (select pg_advisory_xact_lock(?)) as locked) as l
+           cross join lateral (
+             select id, channel, payload from outbox where sent_at is null and l.turn = 1
+              order by position limit ? for update skip locked) as o`,
+        [RELAY_LOCK, this.config.batchSize],
       );
       if (!rows.length) return { claimed: 0, sent: 0 };
       // Offline at relay time: what a push service acts on now, and Redis answers here anyway.

@@ -3,6 +3,7 @@ import type { Context } from "../../context";
 import type { RealtimeConfig } from "../../config";
 import { NotFoundError } from "../../core/errors";
 import { assertUuid } from "../../core/ids";
+import type { Peek } from "../../core/rate-limit";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { Viewer } from "../auth/viewer";
@@ -51,6 +52,25 @@ export class TypingService {
       });
     }
     return true;
+  }
+
+  /** Where a send reads, with its own counters, whether the sender is typing (see stopAfterSend). */
+  peek(userId: string, conversationId: string): Peek | null {
+    return this.store.peek(conversationId, userId);
+  }
+
+  /**
+   * Sending ends typing at once. `peeked` is the typing deadline read before the send (undefined:
+   * not read); a sender who was not typing costs nothing more.
+   */
+  async stopAfterSend(
+    user: Typist,
+    conversationId: string,
+    audience: string[],
+    peeked: string | null | undefined,
+  ): Promise<void> {
+    if (peeked !== undefined && !(Number(peeked ?? 0) > Date.now())) return;
+    await this.stop(user, conversationId, audience);
   }
 
   /** Ends a user's typing in a conversation, if any; `audience` is who should hear of it. */

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { Peek } from "../../core/rate-limit";
 
 /** Who is typing where, shared by every instance (Redis) or held in memory when embedded. */
 export interface TypingStore {
@@ -13,6 +14,8 @@ export interface TypingStore {
   stop(conversationId: string, userId: string): Promise<boolean>;
   /** Conversations the user is typing in now. */
   active(userId: string): Promise<string[]>;
+  /** The Redis hash field whose value (a deadline in ms) says the user is typing there; null in memory. */
+  peek(conversationId: string, userId: string): Peek | null;
 }
 
 export function createTypingStore(redis: Redis | null, prefix: string): TypingStore {
@@ -26,6 +29,10 @@ class RedisTypingStore implements TypingStore {
   ) {}
 
   private key = (userId: string) => `${this.prefix}typing:${userId}`;
+
+  peek(conversationId: string, userId: string): Peek {
+    return { key: this.key(userId), field: conversationId };
+  }
   private throttleKey = (conversationId: string, userId: string) =>
     `${this.prefix}typing-throttle:${conversationId}:${userId}`;
 
@@ -61,6 +68,10 @@ class RedisTypingStore implements TypingStore {
 }
 
 class MemoryTypingStore implements TypingStore {
+  peek(): null {
+    return null;
+  }
+
   private readonly until = new Map<string, number>();
   private readonly throttledUntil = new Map<string, number>();
 
