@@ -73,6 +73,16 @@ describe("Authentication", () => {
       expect(result.data).toEqual({ me: { id, displayName: "Alice Liddell" } });
     });
 
+    it("should refuse a token it has accepted once that token expires", async () => {
+      const id = uid("brief");
+      const token = await mintToken(TEST_JWT_SECRET, id, { expiresIn: now() + 2 });
+      for (let i = 0; i < 3; i++) expect((await gqlOk(app.url, ME, {}, token)).me.id).toBe(id);
+      await new Promise((r) => setTimeout(r, 2_100));
+      const result = await gql(app.url, ME, {}, token);
+      expect(result.status).toBe(401);
+      expect(result.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    });
+
     it("should refresh displayName when a later token carries another name", async () => {
       const id = uid("renamed");
       const first = await tokenFor(id, { name: "Before" });

@@ -23,21 +23,19 @@ function newMessage(
   createdAt: Date,
   persist: boolean,
 ): Message {
-  return em.create(
-    Message,
-    {
-      conversationId,
-      seq,
-      kind: fields.kind,
-      senderId: fields.senderId,
-      text: fields.text,
-      attachments: fields.attachments ?? [],
-      clientMessageId: fields.clientMessageId ?? null,
-      systemEvent: fields.systemEvent ?? null,
-      createdAt,
-    },
-    { persist },
-  );
+  const values = {
+    conversationId,
+    seq,
+    kind: fields.kind,
+    senderId: fields.senderId,
+    text: fields.text,
+    attachments: fields.attachments ?? [],
+    clientMessageId: fields.clientMessageId ?? null,
+    systemEvent: fields.systemEvent ?? null,
+    createdAt,
+  };
+  // A message written by a statement of its own needs none of the unit of work's bookkeeping.
+  return persist ? em.create(Message, values, { persist }) : Object.assign(new Message(), values);
 }
 
 /** Appends a message with the next seq; the caller holds the conversation's row lock. */

@@ -129,7 +129,8 @@ export class MessageService {
     try {
       // One statement when nothing stands in the way; otherwise the lock, then what it found.
       sent =
-        (await appendSentMessage(ctx.em, conversationId, fields, event)) ??
+        // The root EntityManager, for its connection only: the statement needs no request fork.
+        (await appendSentMessage(ctx.app.orm.em, conversationId, fields, event)) ??
         (await this.sendLocked(ctx, conversationId, fields, event));
     } catch (error) {
       // A concurrent retry with the same clientMessageId won the race: return its message.

@@ -127,9 +127,13 @@ class OrderedFeed implements Feed {
   private awaitGap(): void {
     if (this.gapTimer || this.stopped) return;
     this.gapTimer = setTimeout(() => {
-      this.gapTimer = null;
-      if (this.stopped || !this.ahead.size) return;
-      this.read(Math.min(...this.ahead.keys()) - 1);
+      // Timers run before the I/O of the same turn: on a busy loop the missing event may be
+      // received but not yet read. setImmediate lets it in first.
+      setImmediate(() => {
+        this.gapTimer = null;
+        if (this.stopped || !this.ahead.size) return;
+        this.read(Math.min(...this.ahead.keys()) - 1);
+      });
     }, this.streams.gapWaitMs);
   }
 
