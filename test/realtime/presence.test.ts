@@ -129,6 +129,23 @@ describe("Presence", () => {
     expect(res.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 
+  it("should turn users who leave together OFFLINE together, in one statement", async () => {
+    const users = await Promise.all(Array.from({ length: 12 }, () => testUser("leaver")));
+    for (const user of users) await createDirect(a.url, user, bob, "leaving");
+    const sockets = await Promise.all(users.map((user) => connect(a, user)));
+    for (const user of users) expect((await status(bob, user.id)).status).toBe("ONLINE");
+    a.statements.length = 0;
+    await Promise.all(sockets.map((ws) => ws.dispose()));
+    await until(async () => {
+      const all = await Promise.all(users.map((user) => status(bob, user.id)));
+      return all.every((p) => p.status === "OFFLINE" && p.lastSeenAt !== null);
+    });
+    const announced = a.statements.filter((sql) =>
+      sql.includes("update app_user set last_seen_at"),
+    );
+    expect(announced.length).toBeLessThanOrEqual(2);
+  });
+
   describe("when a client aborts its handshake", () => {
     it("should leave no connection counted and the user OFFLINE", async () => {
       // connection_init, then gone before the server has admitted it: again and again.

@@ -14,10 +14,15 @@ import { Presence, PresenceStatus, type PresencePayload } from "./presence.type"
  * instance, OFFLINE when the last one closes (after a grace period, so a quick reconnect or a
  * second device never flickers), or when the instance holding it stops renewing its entries.
  */
+/** Users going OFFLINE within this long of each other are announced together. */
+const OFFLINE_BATCH_MS = 20;
+
 export class PresenceService {
   readonly instanceId = randomUUID();
   private readonly local = new Map<string, number>();
   private readonly grace = new Map<string, NodeJS.Timeout>();
+  private readonly leaving = new Set<string>();
+  private leavingTimer: NodeJS.Timeout | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -45,6 +50,8 @@ export class PresenceService {
     if (this.ticker) clearInterval(this.ticker);
     for (const timer of this.grace.values()) clearTimeout(timer);
     this.grace.clear();
+    if (this.leavingTimer) clearTimeout(this.leavingTimer);
+    this.leaving.clear();
     await this.ticking;
   }
 
@@ -83,18 +90,38 @@ export class PresenceService {
     this.local.delete(userId);
     const timer = setTimeout(() => {
       this.grace.delete(userId);
-      if (!this.local.has(userId)) void this.goOffline(userId);
+      if (!this.local.has(userId)) this.goOffline(userId);
     }, this.config.presenceGraceMs);
     this.grace.set(userId, timer);
   }
 
-  private async goOffline(userId: string): Promise<void> {
+  /**
+   * Users whose grace ended within a few milliseconds of each other go OFFLINE together: one
+   * statement for all their lastSeenAt (an instance restart disconnects thousands at once).
+   */
+  private goOffline(userId: string): void {
+    this.leaving.add(userId);
+    if (this.leavingTimer) return;
+    this.leavingTimer = setTimeout(() => {
+      this.leavingTimer = null;
+      const users = [...this.leaving];
+      this.leaving.clear();
+      void this.announceLeft(users);
+    }, OFFLINE_BATCH_MS);
+  }
+
+  private async announceLeft(userIds: string[]): Promise<void> {
     try {
-      if (!(await this.store.markOffline(userId, this.instanceId, Date.now()))) {
-        await this.announceOffline([userId]);
+      const now = Date.now();
+      const gone: string[] = [];
+      for (const userId of userIds) {
+        // Reconnected meanwhile: still online here.
+        if (this.local.has(userId)) continue;
+        if (!(await this.store.markOffline(userId, this.instanceId, now))) gone.push(userId);
       }
+      await this.announceOffline(gone);
     } catch (error) {
-      this.logger.warn({ err: error, userId }, "presence offline failed");
+      this.logger.warn({ err: error, users: userIds.length }, "presence offline failed");
     }
   }
 
