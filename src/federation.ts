@@ -1,4 +1,3 @@
-import DataLoader from "dataloader";
 import gql from "graphql-tag";
 import {
   getArgumentValues,
@@ -47,7 +46,7 @@ const ENTITIES: Record<string, (ref: Reference, ctx: Context) => Promise<unknown
   User: async (ref, ctx): Promise<User> => {
     const viewer = ctx.requireViewer();
     assertUserId(ref.id, "id");
-    if (ref.id === viewer.id || (await contactsOf(ctx).load(ref.id))) {
+    if (ref.id === viewer.id || (await ctx.loaders.contact.load(ref.id))) {
       return ctx.loaders.user.load(ref.id);
     }
     return Object.assign(new User(), { id: ref.id });
@@ -144,28 +143,6 @@ function guardEntities(schema: GraphQLSchema): GraphQLSchema {
     return resolve(source, args, ctx, info);
   };
   return schema;
-}
-
-/** Per request: which of the given users share a current conversation with the viewer. */
-const contacts = new WeakMap<Context, DataLoader<string, boolean>>();
-function contactsOf(ctx: Context): DataLoader<string, boolean> {
-  let loader = contacts.get(ctx);
-  if (!loader) {
-    const viewerId = ctx.requireViewer().id;
-    loader = new DataLoader(async (ids) => {
-      const rows = await ctx.em.execute<{ user_id: string }[]>(
-        `select distinct theirs.user_id from participant mine
-           join participant theirs on theirs.conversation_id = mine.conversation_id
-          where mine.user_id = ? and mine.left_at is null and theirs.left_at is null
-            and theirs.user_id in (select value from jsonb_array_elements_text(?::jsonb))`,
-        [viewerId, JSON.stringify(ids)],
-      );
-      const found = new Set(rows.map((r) => r.user_id));
-      return ids.map((id) => found.has(id));
-    });
-    contacts.set(ctx, loader);
-  }
-  return loader;
 }
 
 /** Adds `@key(fields: "id")` to every entity type of the printed schema. */

@@ -498,4 +498,112 @@ describe("Authorization matrix", () => {
       await Promise.all(transient.splice(0).map((w) => w.dispose()));
     });
   });
+
+  describe("a member removed while subscribed", () => {
+    const AFTER = "zebra-after-removal";
+    /** Per subscription field: what carol subscribes to in the group she is then removed from. */
+    const REMOVAL: Record<
+      string,
+      { query: string; variables: (id: string) => Record<string, unknown> }
+    > = {
+      "Subscription.conversationUpdated": {
+        query: `subscription { conversationUpdated { id title } }`,
+        variables: () => ({}),
+      },
+      "Subscription.messageAdded": {
+        query: `subscription($id: ID) { messageAdded(conversationId: $id) { id text } }`,
+        variables: (id) => ({ id }),
+      },
+      "Subscription.messageUpdated": {
+        query: `subscription($id: ID) { messageUpdated(conversationId: $id) { id text } }`,
+        variables: (id) => ({ id }),
+      },
+      "Subscription.presence": {
+        query: `subscription($ids: [ID!]) { presence(userIds: $ids) { userId status } }`,
+        variables: () => ({}),
+      },
+      "Subscription.readReceipt": {
+        query: `subscription($id: ID) { readReceipt(conversationId: $id) { user { id } lastReadSeq } }`,
+        variables: (id) => ({ id }),
+      },
+      "Subscription.typing": {
+        query: `subscription($id: ID!) { typing(conversationId: $id) { isTyping user { id } } }`,
+        variables: (id) => ({ id }),
+      },
+    };
+
+    it("should have a removal case for every subscription field", () => {
+      const fields = Object.keys(schema.getSubscriptionType()!.getFields()).map(
+        (f) => `Subscription.${f}`,
+      );
+      expect(Object.keys(REMOVAL).sort()).toEqual(fields.sort());
+    });
+
+    it.each(Object.keys(REMOVAL))(
+      "%s should deliver nothing of the conversation after the removal",
+      async (name) => {
+        const carol = await testUser("carol");
+        const room = await createGroup(app.url, alice, [bob, carol], "removal");
+        await sendText(app.url, alice, room.id, "before");
+        transient.push(await connected(app.wsUrl, alice));
+        const ws = await connected(app.wsUrl, carol);
+        transient.push(ws);
+        const sub = new Collector(ws.client, REMOVAL[name].query, REMOVAL[name].variables(room.id));
+        await new Promise((r) => setTimeout(r, 300)); // listening, and past any first values
+        await gqlOk(
+          app.url,
+          `mutation($c: ID!, $u: ID!) { removeParticipant(conversationId: $c, userId: $u) { id } }`,
+          { c: room.id, u: carol.id },
+          alice.token,
+        );
+        await new Promise((r) => setTimeout(r, 300));
+        const before = sub.values.length;
+
+        // Everything that would reach a member: a message, an edit, a read, typing, a role, presence.
+        const message = await sendText(app.url, alice, room.id, AFTER);
+        await gqlOk(
+          app.url,
+          `mutation($id: ID!, $t: String!) { editMessage(id: $id, text: $t) { id } }`,
+          { id: message.id, t: `${AFTER} edited` },
+          alice.token,
+        );
+        await gqlOk(
+          app.url,
+          `mutation($c: ID!) { markRead(conversationId: $c) { id } }`,
+          { c: room.id },
+          bob.token,
+        );
+        await gqlOk(
+          app.url,
+          `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`,
+          { c: room.id },
+          bob.token,
+        );
+        await gqlOk(
+          app.url,
+          `mutation($c: ID!, $u: ID!) { setParticipantRole(conversationId: $c, userId: $u, role: ADMIN) { id } }`,
+          { c: room.id, u: bob.id },
+          alice.token,
+        );
+        transient.push(await connected(app.wsUrl, bob));
+        await new Promise((r) => setTimeout(r, 500));
+
+        const after = sub.values.slice(before);
+        const text = JSON.stringify(after);
+        expect({ name, after: text.includes(AFTER) || text.includes(message.id) }).toEqual({
+          name,
+          after: false,
+        });
+        if (name === "Subscription.presence") {
+          // Alice and bob read OFFLINE to her now; bob's coming online is not for her.
+          expect(after.every((v) => v.presence.status === "OFFLINE")).toBe(true);
+        } else {
+          expect({ name, after }).toEqual({ name, after: [] });
+        }
+        expect(sub.errors).toEqual([]);
+        sub.stop();
+        await Promise.all(transient.splice(0).map((w) => w.dispose()));
+      },
+    );
+  });
 });
