@@ -39,7 +39,12 @@ import {
 import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
-import { toPayload, type MessageAddedEvent, type MessageUpdatedEvent } from "./message.events";
+import {
+  toPayload,
+  type MessageAddedEvent,
+  type MessageUpdatedEvent,
+  type MessageWithSender,
+} from "./message.events";
 import type { Safety } from "../moderation/safety";
 import { MESSAGE_CREATED, messageCreatedEvent } from "../notifications/notification.events";
 import type { TypingService } from "../typing/typing.service";
@@ -149,7 +154,8 @@ export class MessageService {
     }
     const { message, members } = sent;
 
-    ctx.loaders.message.prime(message.id, message);
+    // The sender is the viewer: `sender` resolves from it (no loaders made for the request).
+    (message as MessageWithSender).sender = { id: viewer.id, displayName: viewer.displayName };
     ctx.app.metrics.messagesSent.inc({ kind: message.kind });
     ctx.app.notifications.wake();
     await this.publishAdded(ctx, message, members);
