@@ -326,7 +326,7 @@ function realtimeConfig(env: Env): RealtimeConfig {
     wsPingMs: int(env, "WS_PING_MS", 30_000, 100, 600_000),
     wsMaxBufferedBytes: int(env, "WS_MAX_BUFFERED_BYTES", 4_194_304, 16_384, 1_073_741_824),
     streamResyncMs: int(env, "STREAM_RESYNC_MS", 5_000, 50, 600_000),
-    streamGapWaitMs: int(env, "STREAM_GAP_WAIT_MS", 50, 0, 10_000),
+    streamGapWaitMs: int(env, "STREAM_GAP_WAIT_MS", 250, 0, 10_000),
   };
 }
 

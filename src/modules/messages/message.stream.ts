@@ -46,6 +46,9 @@ class OrderedFeed implements Feed {
   /** Live messages beyond lastSent + 1, by seq. */
   private readonly ahead = new Map<number, MessageWithSender>();
   private gapTimer: NodeJS.Timeout | null = null;
+  /** The newest seq a resync found, read after a gap wait if it has not arrived live by then. */
+  private resyncTarget = 0;
+  private resyncTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly context: FeedContext<MessageWithSender>,
@@ -89,14 +92,23 @@ class OrderedFeed implements Feed {
     this.stopped = true;
     this.ahead.clear();
     if (this.gapTimer) clearTimeout(this.gapTimer);
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
     this.gapTimer = null;
+    this.resyncTimer = null;
     this.streams.live.delete(this);
   }
 
   /** Catches up to upTo, the conversation's newest seq, if live events went missing. */
   resync(upTo: number): void {
     if (this.stopped || upTo <= this.lastSent) return;
-    this.read(upTo);
+    // Messages committed a moment ago are usually on their way: read only what is still missing
+    // a gap wait later, not every feed behind by a message in flight (a burst of reads per resync).
+    this.resyncTarget = Math.max(this.resyncTarget, upTo);
+    if (this.resyncTimer) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = null;
+      if (!this.stopped && this.resyncTarget > this.lastSent) this.read(this.resyncTarget);
+    }, this.streams.gapWaitMs);
   }
 
   private push(message: MessageWithSender): void {
