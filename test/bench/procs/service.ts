@@ -1,11 +1,10 @@
 import "reflect-metadata";
-import fs from "node:fs";
 import http from "node:http";
-import { Session } from "node:inspector";
 import { randomUUID } from "node:crypto";
 import { buildApp } from "../../../src/app";
 import { loadConfig } from "../../../src/config";
 import { now, serve, settledUsage, usage } from "../lib/ipc";
+import { profilerHandlers } from "../lib/profiler";
 import { redisCommands } from "../lib/redis-count";
 
 /** A statement's shape (its start, without literals), so the same query counts as one. */
@@ -55,26 +54,10 @@ async function main() {
   const url = await app.start(0);
   const orm = app.services.orm;
 
-  const inspector = new Session();
-  inspector.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<any>((resolve, reject) =>
-      inspector.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
-    );
-
   serve(
     {
       /** A CPU profile of the phase between profileStart and profileStop, written to `file`. */
-      profileStart: async () => {
-        await post("Profiler.enable");
-        await post("Profiler.setSamplingInterval", { interval: 200 });
-        await post("Profiler.start");
-      },
-      profileStop: async (params: { file: string }) => {
-        const { profile } = await post("Profiler.stop");
-        fs.writeFileSync(params.file, JSON.stringify(profile));
-        return params.file;
-      },
+      ...profilerHandlers(),
       usage: settledUsage,
       statements: () => statements,
       statementsBy: () => Object.fromEntries(byStatement),
