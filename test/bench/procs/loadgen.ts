@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import { now, serve, usage } from "../lib/ipc";
+import { marker, subId } from "../lib/frames";
 
 /**
  * A load generator: holds client connections to one of the systems under test and records what
@@ -39,11 +40,6 @@ interface Connection {
   nextId: number;
 }
 
-const TILDE = 0x7e;
-const COLON = 0x3a;
-const QUOTE = 0x22;
-const ID_KEY = Buffer.from('"id":"');
-
 const connections: Connection[] = [];
 let latencies: number[] = [];
 let received = 0;
@@ -53,28 +49,6 @@ let outOfOrder = 0;
 let errors = 0;
 let completes = 0;
 const errorSamples: string[] = [];
-
-/** Reads `~index:sentAt~` from the frame's bytes; null when the frame carries no event. */
-function marker(data: Buffer): [number, number] | null {
-  const start = data.indexOf(TILDE);
-  if (start < 0) return null;
-  let i = start + 1;
-  let index = 0;
-  for (; data[i] !== COLON; i++) {
-    if (i >= data.length) return null;
-    index = index * 10 + (data[i] - 48);
-  }
-  const end = data.indexOf(TILDE, i + 1);
-  if (end < 0) return null;
-  return [index, Number(data.toString("latin1", i + 1, end))];
-}
-
-function subId(data: Buffer): string {
-  const at = data.indexOf(ID_KEY);
-  if (at < 0) return "";
-  const from = at + ID_KEY.length;
-  return data.toString("latin1", from, data.indexOf(QUOTE, from));
-}
 
 function onEvent(conn: Connection, id: string, data: Buffer, at: number) {
   const m = marker(data);

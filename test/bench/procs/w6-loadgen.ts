@@ -1,6 +1,7 @@
 import http from "node:http";
 import WebSocket from "ws";
 import { now, serve, usage } from "../lib/ipc";
+import { marker, subId } from "../lib/frames";
 
 /**
  * W6's load generator: users of a chat, each with one socket to the system under test (the
@@ -52,10 +53,6 @@ interface Client {
   acks: Map<string, (reply: Reply) => void>;
 }
 
-const TILDE = 0x7e;
-const COLON = 0x3a;
-const QUOTE = 0x22;
-const ID_KEY = Buffer.from('"id":"');
 const SEQ_KEY = Buffer.from('"seq":');
 const ACK_TIMEOUT_MS = 30_000;
 
@@ -67,20 +64,6 @@ let lastAt = 0;
 let outOfOrder = 0;
 let errors = 0;
 const errorSamples: string[] = [];
-
-function marker(data: Buffer): [number, number] | null {
-  const start = data.indexOf(TILDE);
-  if (start < 0) return null;
-  let i = start + 1;
-  let index = 0;
-  for (; data[i] !== COLON; i++) {
-    if (i >= data.length) return null;
-    index = index * 10 + (data[i] - 48);
-  }
-  const end = data.indexOf(TILDE, i + 1);
-  if (end < 0) return null;
-  return [index, Number(data.toString("latin1", i + 1, end))];
-}
 
 function seqOf(data: Buffer): number {
   let i = data.indexOf(SEQ_KEY);
@@ -119,8 +102,7 @@ function text(index: number, scheduledAt: number) {
 function onGraphqlFrame(client: Client, data: Buffer, at: number, ready: () => void) {
   // {"id":"…","type":"next",… (subscription events and mutation results) or a control message.
   if (data[2] === 0x69 /* i */) {
-    const from = data.indexOf(ID_KEY) + ID_KEY.length;
-    const id = data.toString("latin1", from, data.indexOf(QUOTE, from));
+    const id = subId(data);
     const next = data.indexOf('"type":"next"') >= 0;
     if (id[0] === "s") {
       if (next) return onMessage(client, data, at);
