@@ -113,13 +113,12 @@ export class PresenceService {
   private async announceLeft(userIds: string[]): Promise<void> {
     try {
       const now = Date.now();
-      const gone: string[] = [];
-      for (const userId of userIds) {
-        // Reconnected meanwhile: still online here.
-        if (this.local.has(userId)) continue;
-        if (!(await this.store.markOffline(userId, this.instanceId, now))) gone.push(userId);
-      }
-      await this.announceOffline(gone);
+      // Those who reconnected meanwhile are still online here; the rest are marked together.
+      const leaving = userIds.filter((userId) => !this.local.has(userId));
+      const elsewhere = await Promise.all(
+        leaving.map((userId) => this.store.markOffline(userId, this.instanceId, now)),
+      );
+      await this.announceOffline(leaving.filter((_, i) => !elsewhere[i]));
     } catch (error) {
       this.logger.warn({ err: error, users: userIds.length }, "presence offline failed");
     }
