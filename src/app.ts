@@ -378,12 +378,11 @@ async function wire(
         const requestId = requestIdOf(res);
         const authorization = req.get("authorization");
         if (!authorization) return new Context(services, null, requestId);
-        const token = bearerToken(authorization);
-        const viewer = await services.verifyToken(token ?? "");
+        const viewer = await services.verifyToken(bearerToken(authorization) ?? "");
         res.locals.userId = viewer.id;
-        const ctx = new Context(services, viewer, requestId);
-        await services.users.ensureUser(ctx.em, viewer);
-        return ctx;
+        // One statement on the root EntityManager, and none once the user is known: no fork.
+        await services.users.ensureUser(services.orm.em, viewer);
+        return new Context(services, viewer, requestId);
       },
     }),
   );
@@ -461,7 +460,7 @@ async function wire(
       return null;
     }
     try {
-      await services.users.ensureUser(services.orm.em.fork() as never, viewer);
+      await services.users.ensureUser(services.orm.em, viewer);
       if (!(await services.presence.connect(viewer.id))) {
         extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connections for this user");
         return null;

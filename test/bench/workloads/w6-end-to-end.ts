@@ -16,12 +16,13 @@ import { profileFile, tokens, type Bench } from "./bench";
  * W6b: one group of 1,000, closed-loop senders. Per send: server CPU, SQL statements, Redis
  * commands, and what PostgreSQL and Redis spent.
  */
-export type VariantKey = "service-http" | "service-ws" | "peer";
+export type VariantKey = "service-http" | "service-ws" | "peer" | "floor-http" | "floor-ws";
+type SystemName = "service" | "peer" | "floor";
 
 interface Variant {
   key: VariantKey;
   name: string;
-  system: "service" | "peer";
+  system: SystemName;
   via: Via;
 }
 
@@ -29,6 +30,9 @@ const VARIANTS: Variant[] = [
   { key: "service-http", name: "service, sends over HTTP", system: "service", via: "http" },
   { key: "service-ws", name: "service, sends over graphql-ws", system: "service", via: "ws" },
   { key: "peer", name: "Socket.IO peer", system: "peer", via: "socketio" },
+  // procs/graphql-floor.ts: the service's stack with nothing behind it, what it costs by itself.
+  { key: "floor-http", name: "stack floor, sends over HTTP", system: "floor", via: "http" },
+  { key: "floor-ws", name: "stack floor, sends over graphql-ws", system: "floor", via: "ws" },
 ];
 
 const P99_LIMIT_MS = 50;
@@ -111,7 +115,7 @@ export interface EndToEndResult {
 }
 
 interface System {
-  name: "service" | "peer";
+  name: SystemName;
   kind: W6Kind;
   url: string;
   httpUrl: string;
@@ -180,13 +184,16 @@ export async function endToEnd(bench: Bench): Promise<EndToEndResult> {
         ["--expose-gc"],
       )
     : null;
+  const floorProcess = variants.some((v) => v.system === "floor")
+    ? await bench.start("graphql-floor", "graphql-floor", { JWT_SECRET: bench.secret })
+    : null;
   const loadgens = await Promise.all(
     Array.from({ length: options.loadgens }, (_, i) => bench.start(`w6-loadgen${i}`, "w6-loadgen")),
   );
   const redis = new Redis(bench.redisUrl, { lazyConnect: true });
   await redis.connect();
   const serviceUrl = bench.service.info.url as string;
-  const systems: Record<"service" | "peer", System | null> = {
+  const systems: Record<SystemName, System | null> = {
     service: {
       name: "service",
       kind: "graphql",
@@ -201,6 +208,15 @@ export async function endToEnd(bench: Bench): Promise<EndToEndResult> {
           url: peerProcess.info.url as string,
           httpUrl: "",
           process: peerProcess,
+        }
+      : null,
+    floor: floorProcess
+      ? {
+          name: "floor",
+          kind: "graphql",
+          url: (floorProcess.info.url as string).replace(/^http/, "ws"),
+          httpUrl: floorProcess.info.url as string,
+          process: floorProcess,
         }
       : null,
   };
@@ -532,6 +548,7 @@ export async function endToEnd(bench: Bench): Promise<EndToEndResult> {
     redis.disconnect();
     for (const lg of loadgens) await lg.stop().catch(() => {});
     await peerProcess?.stop().catch(() => {});
+    await floorProcess?.stop().catch(() => {});
   }
   for (const v of result.variants) {
     bench.log(

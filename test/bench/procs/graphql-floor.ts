@@ -1,0 +1,240 @@
+import "reflect-metadata";
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { ApolloServer } from "@apollo/server";
+import { expressMiddleware } from "@as-integrations/express5";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import { jwtVerify } from "jose";
+import { parse, validate, type DocumentNode } from "graphql";
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Ctx,
+  Field,
+  ID,
+  InputType,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  buildSchema,
+  type SubscribeResolverData,
+} from "type-graphql";
+import { DateTimeResolver } from "graphql-scalars";
+import { serve, settledUsage, usage } from "../lib/ipc";
+import { profilerHandlers } from "../lib/profiler";
+
+/**
+ * W6's floor: the stack the service is built on (Express 5, Apollo Server 5, graphql-ws on ws,
+ * TypeGraphQL 2, graphql-js 16, jose), serving the W6 subset of the API with nothing behind it: no
+ * PostgreSQL, no Redis, no checks, messages numbered in memory and handed to the conversation's
+ * subscribers in-process. What a send costs here is what the chosen stack costs before any of the
+ * service's own work; the service can come no closer to the peer than this.
+ */
+
+@ObjectType()
+class User {
+  @Field(() => ID) id!: string;
+}
+
+@ObjectType()
+class Message {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) conversationId!: string;
+  @Field(() => Int) seq!: number;
+  @Field(() => String, { nullable: true }) text!: string | null;
+  @Field(() => User, { nullable: true }) sender!: User | null;
+  @Field(() => Date) createdAt!: Date;
+}
+
+@InputType()
+class SendMessageInput {
+  @Field(() => ID) conversationId!: string;
+  @Field(() => String, { nullable: true }) text?: string | null;
+  @Field(() => String, { nullable: true }) clientMessageId?: string | null;
+}
+
+@ArgsType()
+class MessageAddedArgs {
+  @Field(() => ID, { nullable: true }) conversationId?: string | null;
+  @Field(() => Int, { nullable: true }) afterSeq?: number | null;
+}
+
+interface FloorContext {
+  userId: string;
+}
+
+type Listener = (message: Message) => void;
+const listeners = new Map<string, Set<Listener>>();
+const lastSeq = new Map<string, number>();
+
+/** The events of one conversation as an async iterator, as graphql-ws consumes a subscription. */
+function feed(conversationId: string): AsyncIterableIterator<Message> {
+  const queue: Message[] = [];
+  let wake: ((result: IteratorResult<Message>) => void) | null = null;
+  const listener: Listener = (message) => {
+    if (wake) {
+      const resolve = wake;
+      wake = null;
+      resolve({ value: message, done: false });
+    } else queue.push(message);
+  };
+  let set = listeners.get(conversationId);
+  if (!set) listeners.set(conversationId, (set = new Set()));
+  set.add(listener);
+  const done = () => {
+    set!.delete(listener);
+    return Promise.resolve({ value: undefined, done: true } as IteratorResult<Message>);
+  };
+  return {
+    next: () =>
+      queue.length
+        ? Promise.resolve({ value: queue.shift()!, done: false })
+        : new Promise((resolve) => (wake = resolve)),
+    return: done,
+    throw: done,
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+@Resolver(() => Message)
+class FloorResolver {
+  @Query(() => Boolean)
+  ok(): boolean {
+    return true;
+  }
+
+  @Mutation(() => Message)
+  sendMessage(
+    @Arg("input", () => SendMessageInput) input: SendMessageInput,
+    @Ctx() ctx: FloorContext,
+  ): Message {
+    const seq = (lastSeq.get(input.conversationId) ?? 0) + 1;
+    lastSeq.set(input.conversationId, seq);
+    const message = Object.assign(new Message(), {
+      id: randomUUID(),
+      conversationId: input.conversationId,
+      seq,
+      text: input.text ?? null,
+      sender: { id: ctx.userId },
+      createdAt: new Date(),
+    });
+    for (const listener of listeners.get(input.conversationId) ?? []) listener(message);
+    return message;
+  }
+
+  @Subscription(() => Message, {
+    subscribe: ({ args }: SubscribeResolverData<unknown, MessageAddedArgs, FloorContext>) =>
+      feed(args.conversationId ?? ""),
+  })
+  messageAdded(@Root() message: Message, @Args() _args: MessageAddedArgs): Message {
+    return message;
+  }
+}
+
+async function main() {
+  const key = new TextEncoder().encode(process.env.JWT_SECRET!);
+  // Verified once per token, as the service caches verification.
+  const verified = new Map<string, Promise<string>>();
+  const verify = (token: string) => {
+    let userId = verified.get(token);
+    if (!userId) {
+      userId = jwtVerify(token, key, { algorithms: ["HS256"] }).then((r) => r.payload.sub!);
+      verified.set(token, userId);
+    }
+    return userId;
+  };
+
+  const schema = await buildSchema({
+    resolvers: [FloorResolver],
+    validate: false,
+    // Subscriptions use `subscribe` functions (feed above), as the service's do.
+    pubSub: {
+      publish: () => {},
+      subscribe: () => {
+        throw new Error("no topics");
+      },
+    },
+    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+  });
+  const app = express();
+  const httpServer = http.createServer(app);
+  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  // Documents parsed and validated once, as the service (core/fanout.ts) and Apollo keep them.
+  const documents = new Map<string, DocumentNode>();
+  const bearer = (value: unknown) =>
+    typeof value === "string" ? value.replace(/^Bearer /, "") : "";
+  const wsCleanup = useServer<{ authorization?: string }, { userId?: string }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        ctx.extra.userId = await verify(bearer(ctx.connectionParams?.authorization));
+        return true;
+      },
+      context: (ctx) => ({ userId: ctx.extra.userId! }),
+      onSubscribe: (ctx, _id, payload) => {
+        let document = documents.get(payload.query);
+        if (!document) {
+          document = parse(payload.query);
+          const errors = validate(schema, document);
+          if (errors.length) return errors;
+          documents.set(payload.query, document);
+        }
+        return {
+          schema,
+          document,
+          variableValues: payload.variables,
+          operationName: payload.operationName,
+          contextValue: { userId: ctx.extra.userId! },
+        };
+      },
+    },
+    wsServer,
+  );
+  const apollo = new ApolloServer<FloorContext>({
+    schema,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+  await apollo.start();
+  app.use(
+    "/graphql",
+    express.json(),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => ({
+        userId: await verify(bearer(req.get("authorization"))),
+      }),
+    }),
+  );
+  await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+  const port = (httpServer.address() as AddressInfo).port;
+  serve(
+    {
+      ...profilerHandlers(),
+      usage: settledUsage,
+      cpu: () => usage(),
+      statements: () => 0,
+      statementsBy: () => ({}),
+      redisCommands: () => ({}),
+    },
+    { url: `http://127.0.0.1:${port}/graphql`, pid: process.pid },
+    async () => {
+      await wsCleanup.dispose();
+      await apollo.stop();
+    },
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
