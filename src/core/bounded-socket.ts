@@ -10,10 +10,25 @@ export const SLOW_CONSUMER_REASON = "Too slow: reconnect and resume with afterSe
 
 type SendCallback = (error?: Error) => void;
 
+/** ws's underlying net.Socket, as far as corking it goes. */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+  writableCorked: number;
+}
+
+/** Sockets corked in this turn of the event loop, uncorked together at its end. */
+const corked: Corkable[] = [];
+const uncorkAll = () => {
+  for (const raw of corked.splice(0)) raw.uncork();
+};
+
 /**
  * A ws WebSocket class whose outgoing buffer never holds more than maxBufferedBytes: a frame that
  * would go over is not queued, and the socket is closed with CLOSE_SLOW_CONSUMER instead of growing
  * memory for a client that stopped reading. Every writer (graphql-ws, the fan-out) goes through send.
+ * Frames written to a socket in one turn of the event loop leave in one write (one system call):
+ * a mutation's `next` and `complete`, a burst of events.
  */
 export function boundedWebSocket(
   maxBufferedBytes: number,
@@ -31,6 +46,11 @@ export function boundedWebSocket(
           if (cb) process.nextTick(cb);
           return;
         }
+      }
+      const raw = (this as unknown as { _socket?: Corkable })._socket;
+      if (raw && raw.writableCorked === 0) {
+        raw.cork();
+        if (corked.push(raw) === 1) setImmediate(uncorkAll);
       }
       (super.send as (...args: unknown[]) => void)(data, options, callback);
     }

@@ -86,7 +86,6 @@ export class Fanout<C> {
   private readonly targets = new WeakMap<ExecutionArgs, Target>();
   private readonly entries = new WeakMap<object, Map<string, Entry>>();
   private nextDocumentId = 1;
-  private readonly corked: Corkable[] = [];
 
   constructor(private readonly options: FanoutOptions<C>) {}
 
@@ -205,22 +204,12 @@ export class Fanout<C> {
 
   /**
    * Writes a `next` frame: the subscriber's own `{"id":…,"type":"next","payload":` and the group's
-   * shared tail, through ws.send (so socket wrappers, such as a bound on unsent bytes, apply).
-   * Sockets written in this turn of the event loop stay corked until its end, so a burst of events
-   * reaches each socket as one write (one system call) rather than one per event.
+   * shared tail, through ws.send (so socket wrappers apply: the bound on unsent bytes, and the
+   * corking that sends a burst of frames as one write, core/bounded-socket.ts).
    */
   send(socket: WebSocket, prefix: Buffer, tail: Buffer): void {
-    const raw = (socket as unknown as { _socket?: Corkable })._socket;
-    if (raw && raw.writableCorked === 0) {
-      raw.cork();
-      if (this.corked.push(raw) === 1) setImmediate(this.uncorkAll);
-    }
     socket.send(Buffer.concat([prefix, tail], prefix.length + tail.length), { binary: false });
   }
-
-  private readonly uncorkAll = () => {
-    for (const raw of this.corked.splice(0)) raw.uncork();
-  };
 
   delivered(args: ExecutionArgs): void {
     this.options.onDelivered?.(args.contextValue as C);
@@ -234,13 +223,6 @@ export class Fanout<C> {
       rootValue: value,
     });
   }
-}
-
-/** ws's underlying net.Socket, as far as corking it goes. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-  writableCorked: number;
 }
 
 function settle(entry: Entry, result: ExecutionResult | null) {

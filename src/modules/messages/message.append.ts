@@ -169,7 +169,8 @@ export async function appendSentMessage(
       conversationId,
       fields.senderId,
       message.id,
-      now,
+      // ISO 8601 with the zone: what pg would make of the Date, without its slower formatting.
+      now.toISOString(),
       fields.clientMessageId ?? null,
       fields.kind,
       fields.text,
