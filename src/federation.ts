@@ -24,6 +24,7 @@ import type { Conversation } from "./modules/conversations/conversation.entity";
 import type { Message } from "./modules/messages/message.entity";
 import { User } from "./modules/users/user.entity";
 import { getSchema } from "./schema";
+import { requireConversation } from "./modules/conversations/conversation.access";
 
 /** Federation 2.3: what a gateway or router needs to compose us with other subgraphs. */
 const FEDERATION_LINK = gql`
@@ -51,7 +52,7 @@ const ENTITIES: Record<string, (ref: Reference, ctx: Context) => Promise<unknown
     }
     return Object.assign(new User(), { id: ref.id });
   },
-  Conversation: (ref, ctx): Promise<Conversation> => ctx.app.conversations.require(ctx, ref.id),
+  Conversation: (ref, ctx): Promise<Conversation> => requireConversation(ctx, ref.id),
   Message: async (ref, ctx): Promise<Message> => {
     ctx.requireViewer();
     const message = await ctx.loaders.message.load(assertUuid(ref.id, "id"));
@@ -84,7 +85,7 @@ function checkRepresentations(
   info: GraphQLResolveInfo,
   field: GraphQLField<unknown, unknown>,
 ): void {
-  const { maxEntityRepresentations, maxQueryCost } = ctx.app.config.safety;
+  const { maxEntityRepresentations, maxQueryCost } = ctx.services.config.safety;
   const counts = new Map(
     rootFields(info.operation, info.fragments, "_entities").map((node) => {
       let count = 1;

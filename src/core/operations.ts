@@ -1,7 +1,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import { Router, type RequestHandler } from "express";
-import type { AppServices } from "../context";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Metrics } from "./metrics";
+import type { PubSub } from "./pubsub";
 import type { Logger } from "./logger";
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -72,7 +74,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** PostgreSQL answers `select 1`, and Redis (when configured) answers PING. */
-export async function readiness(services: AppServices): Promise<Readiness> {
+/** What the operations routes look at. */
+export interface Operated {
+  orm: MikroORM;
+  pubsub: PubSub;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export async function readiness(services: Operated): Promise<Readiness> {
   const probes: Record<string, () => Promise<unknown>> = {
     postgres: () => services.orm.em.getConnection().execute("select 1"),
   };
@@ -94,7 +104,7 @@ export async function readiness(services: AppServices): Promise<Readiness> {
 }
 
 /** GET /ready and GET /metrics; `drain()` turns /ready to 503 once the instance is stopping. */
-export function operationsRoutes(services: AppServices) {
+export function operationsRoutes(services: Operated) {
   let draining = false;
   const router = Router();
   router.get("/ready", async (_req, res) => {

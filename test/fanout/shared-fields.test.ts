@@ -12,7 +12,7 @@ import { Context } from "../../src/context";
 import { sharedSelection } from "../../src/core/fanout";
 import type { FanoutOptions } from "../../src/core/fanout";
 import { Topic } from "../../src/core/pubsub";
-import { createFanout } from "../../src/fanout";
+import { createFanout } from "../../src/server/shared-fields";
 import type {
   MessageAddedEvent,
   MessageUpdatedEvent,

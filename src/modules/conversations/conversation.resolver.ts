@@ -18,7 +18,7 @@ import { EventSource } from "../../core/async-queue";
 import { PageArgs, type Page } from "../../core/pagination";
 import { Topic } from "../../core/pubsub";
 import { Message } from "../messages/message.entity";
-import { MessageConnection } from "../messages/message.payload";
+import { MessageConnection } from "../messages/message.connection";
 import { ConversationsArgs } from "./conversation.args";
 import { Conversation } from "./conversation.entity";
 import { ParticipantRole } from "./conversation.enums";
@@ -26,6 +26,7 @@ import { fromConversationPayload, type ConversationPayload } from "./conversatio
 import { CreateConversationInput } from "./conversation.input";
 import { ConversationConnection } from "./conversation.payload";
 import { Participant } from "./participant.entity";
+import { requireConversation } from "./conversation.access";
 
 @Resolver(() => Conversation)
 export class ConversationResolver {
@@ -35,7 +36,7 @@ export class ConversationResolver {
     description: "A conversation the viewer is in; NOT_FOUND for any other id.",
   })
   conversation(@Arg("id", () => ID) id: string, @Ctx() ctx: Context): Promise<Conversation> {
-    return ctx.app.conversations.require(ctx, id);
+    return requireConversation(ctx, id);
   }
 
   @Authorized()
@@ -43,7 +44,7 @@ export class ConversationResolver {
     description: "The viewer's conversations, most recent activity first.",
   })
   conversations(@Args() args: ConversationsArgs, @Ctx() ctx: Context): Promise<Page<Conversation>> {
-    return ctx.app.conversations.list(ctx, args);
+    return ctx.services.conversations.list(ctx, args);
   }
 
   @Authorized()
@@ -55,7 +56,7 @@ export class ConversationResolver {
     @Arg("input", () => CreateConversationInput) input: CreateConversationInput,
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.app.conversations.create(ctx, input);
+    return ctx.services.conversations.create(ctx, input);
   }
 
   @Authorized()
@@ -67,7 +68,7 @@ export class ConversationResolver {
     @Arg("userIds", () => [ID]) userIds: string[],
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.app.conversations.addParticipants(ctx, conversationId, userIds);
+    return ctx.services.conversations.addParticipants(ctx, conversationId, userIds);
   }
 
   @Authorized()
@@ -80,7 +81,7 @@ export class ConversationResolver {
     @Arg("userId", () => ID) userId: string,
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.app.conversations.removeParticipant(ctx, conversationId, userId);
+    return ctx.services.conversations.removeParticipant(ctx, conversationId, userId);
   }
 
   @Authorized()
@@ -91,7 +92,7 @@ export class ConversationResolver {
     @Arg("conversationId", () => ID) conversationId: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
-    return ctx.app.conversations.leave(ctx, conversationId);
+    return ctx.services.conversations.leave(ctx, conversationId);
   }
 
   @Authorized()
@@ -102,7 +103,7 @@ export class ConversationResolver {
     @Arg("role", () => ParticipantRole) role: ParticipantRole,
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.app.conversations.setRole(ctx, conversationId, userId, role);
+    return ctx.services.conversations.setRole(ctx, conversationId, userId, role);
   }
 
   @Subscription(() => Conversation, {
@@ -110,7 +111,7 @@ export class ConversationResolver {
       "Conversations created, joined, left, renamed or whose members changed, for the viewer's inbox. A viewer removed from one receives it once more, with viewerRole null.",
     subscribe: async ({ context }: SubscribeResolverData<unknown, object, Context>) => {
       const viewer = context.requireViewer();
-      const stream = await context.app.conversationStreams.userTopic(
+      const stream = await context.services.conversationStreams.userTopic(
         Topic.conversationUpdated(viewer.id),
         (payload) => fromConversationPayload(payload as ConversationPayload),
       );
@@ -170,7 +171,7 @@ export class ConversationResolver {
     @Args() args: PageArgs,
     @Ctx() ctx: Context,
   ): Promise<Page<Message>> {
-    await ctx.app.conversations.require(ctx, conversation.id);
-    return ctx.app.messages.page(ctx, conversation.id, args);
+    await requireConversation(ctx, conversation.id);
+    return ctx.services.messages.page(ctx, conversation.id, args);
   }
 }

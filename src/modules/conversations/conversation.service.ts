@@ -1,6 +1,6 @@
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { Context } from "../../context";
+import type { RequestScope } from "../../request-scope";
 import type { Config } from "../../config";
 import { BadUserInputError, BlockedError, ForbiddenError, NotFoundError } from "../../core/errors";
 import { assertUserId, assertUuid } from "../../core/ids";
@@ -17,11 +17,12 @@ import type { Logger } from "../../core/logger";
 import { assertNoNul, assertStorable, likePattern, optionalText } from "../../core/validation";
 import { appendMessage } from "../messages/message.append";
 import { MessageKind } from "../messages/message.enums";
-import type { MessageService } from "../messages/message.service";
+import type { MessagePublisher } from "../messages/message.publisher";
 import { SystemEventType } from "../messages/system-event.type";
 import type { Safety } from "../moderation/safety";
 import type { TypingService } from "../typing/typing.service";
 import type { UserService } from "../users/user.service";
+import { requireConversation } from "./conversation.access";
 import { toConversationPayload } from "./conversation.events";
 import { currentMembers, lockConversation } from "./conversation.tx";
 import type { ConversationsArgs } from "./conversation.args";
@@ -38,26 +39,14 @@ export class ConversationService {
     private readonly config: Readonly<Config>,
     private readonly pubsub: PubSub,
     private readonly users: UserService,
-    private readonly messages: MessageService,
+    private readonly publisher: MessagePublisher,
     private readonly typing: TypingService,
     private readonly safety: Safety,
     private readonly logger: Logger,
   ) {}
 
-  /** The conversation if the viewer is a current participant; NOT_FOUND otherwise, never a hint. */
-  async require(ctx: Context, id: string, field = "id"): Promise<Conversation> {
-    ctx.requireViewer();
-    const conversationId = assertUuid(id, field);
-    const [membership, conversation] = await Promise.all([
-      ctx.loaders.membership.load(conversationId),
-      ctx.loaders.conversation.load(conversationId),
-    ]);
-    if (!membership || !conversation) throw new NotFoundError("Conversation");
-    return conversation;
-  }
-
   /** The viewer's conversations, most recent activity first. */
-  async list(ctx: Context, args: ConversationsArgs): Promise<Page<Conversation>> {
+  async list(ctx: RequestScope, args: ConversationsArgs): Promise<Page<Conversation>> {
     const viewer = ctx.requireViewer();
     const limit = pageSize(args.first, "first", this.config.limits);
     const params: unknown[] = [viewer.id];
@@ -92,7 +81,7 @@ export class ConversationService {
    * DIRECT: exactly one other user, unique per (pair, subject); asking again returns the existing
    * conversation. GROUP: the viewer becomes OWNER of the others.
    */
-  async create(ctx: Context, input: CreateConversationInput): Promise<Conversation> {
+  async create(ctx: RequestScope, input: CreateConversationInput): Promise<Conversation> {
     const viewer = ctx.requireViewer();
     const { limits } = this.config;
     if (input.participantIds.length > limits.groupMaxMembers) {
@@ -182,7 +171,7 @@ export class ConversationService {
   }
 
   /** Asking for a DIRECT conversation the viewer had left brings them back into it. */
-  private async rejoinDirect(ctx: Context, conversation: Conversation): Promise<Conversation> {
+  private async rejoinDirect(ctx: RequestScope, conversation: Conversation): Promise<Conversation> {
     const viewer = ctx.requireViewer();
     const rows = await ctx.em.execute<{ last_read_seq: number }[]>(
       `update participant set left_at = null, joined_at = now(), last_read_seq = ?
@@ -203,7 +192,7 @@ export class ConversationService {
   }
 
   /** OWNER and ADMIN add members to a GROUP; new members have read nothing before their arrival. */
-  async addParticipants(ctx: Context, id: string, userIds: string[]): Promise<Conversation> {
+  async addParticipants(ctx: RequestScope, id: string, userIds: string[]): Promise<Conversation> {
     const viewer = ctx.requireViewer();
     const conversationId = assertUuid(id, "conversationId");
     const { groupMaxMembers } = this.config.limits;
@@ -212,7 +201,7 @@ export class ConversationService {
     }
     const wanted = [...new Set(userIds.map((u) => assertUserId(u, "userIds")))];
     // Ask the policy before taking the conversation's lock: it is a network call.
-    const conversation = await this.require(ctx, conversationId, "conversationId");
+    const conversation = await requireConversation(ctx, conversationId, "conversationId");
     // Only an OWNER or ADMIN of a group gets the policy asked; both are checked again under the lock.
     assertGroup(conversation);
     if ((await ctx.loaders.membership.load(conversationId))?.role === ParticipantRole.MEMBER) {
@@ -282,8 +271,8 @@ export class ConversationService {
       );
       return { conversation, message, added, sinceSeq, audience: [...current, ...added] };
     });
-    if (!change) return this.require(ctx, conversationId, "conversationId");
-    await this.messages.publishAdded(ctx, change.message, change.audience);
+    if (!change) return requireConversation(ctx, conversationId, "conversationId");
+    await this.publisher.added(ctx, change.message, change.audience);
     await this.publishMembership(change.added, {
       type: "joined",
       conversationId,
@@ -294,7 +283,7 @@ export class ConversationService {
   }
 
   /** OWNER removes anyone, ADMIN removes MEMBERs; the removed user's access ends at commit. */
-  async removeParticipant(ctx: Context, id: string, userId: string): Promise<Conversation> {
+  async removeParticipant(ctx: RequestScope, id: string, userId: string): Promise<Conversation> {
     const viewer = ctx.requireViewer();
     const conversationId = assertUuid(id, "conversationId");
     const targetId = assertUserId(userId, "userId");
@@ -332,7 +321,7 @@ export class ConversationService {
     await this.publishMembership([targetId], { type: "left", conversationId, sinceSeq: 0 });
     await this.typing.stop({ id: targetId, displayName: null }, conversationId, change.remaining);
     // The removed user still learns of their removal, and nothing after it.
-    await this.messages.publishAdded(ctx, change.message, [...change.remaining, targetId]);
+    await this.publisher.added(ctx, change.message, [...change.remaining, targetId]);
     await this.publishUpdated([...change.remaining, targetId], change.conversation);
     return change.conversation;
   }
@@ -341,7 +330,7 @@ export class ConversationService {
    * Anyone may leave. An OWNER leaving hands ownership to the oldest member; the last member
    * leaving ends the conversation for everyone (a DIRECT pair may then start a new one).
    */
-  async leave(ctx: Context, id: string): Promise<boolean> {
+  async leave(ctx: RequestScope, id: string): Promise<boolean> {
     const viewer = ctx.requireViewer();
     const conversationId = assertUuid(id, "conversationId");
     const change = await ctx.em.transactional(async (em) => {
@@ -400,7 +389,7 @@ export class ConversationService {
     await this.publishMembership([viewer.id], { type: "left", conversationId, sinceSeq: 0 });
     await this.typing.stop(viewer, conversationId, change.remaining);
     for (const message of change.messages) {
-      await this.messages.publishAdded(ctx, message, change.remaining);
+      await this.publisher.added(ctx, message, change.remaining);
     }
     await this.publishUpdated([...change.remaining, viewer.id], change.conversation);
     return true;
@@ -408,7 +397,7 @@ export class ConversationService {
 
   /** The OWNER makes a member ADMIN or an ADMIN a MEMBER again. */
   async setRole(
-    ctx: Context,
+    ctx: RequestScope,
     id: string,
     userId: string,
     role: ParticipantRole,
@@ -444,8 +433,8 @@ export class ConversationService {
       });
       return { conversation, message, audience: await currentMembers(em, conversationId) };
     });
-    if (!change) return this.require(ctx, conversationId, "conversationId");
-    await this.messages.publishAdded(ctx, change.message, change.audience);
+    if (!change) return requireConversation(ctx, conversationId, "conversationId");
+    await this.publisher.added(ctx, change.message, change.audience);
     await this.publishUpdated(change.audience, change.conversation);
     return change.conversation;
   }

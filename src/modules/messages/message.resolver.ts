@@ -28,7 +28,8 @@ import { Message } from "./message.entity";
 import type { MessageWithSender } from "./message.events";
 import { SendMessageInput } from "./message.input";
 import { SystemEvent } from "./system-event.type";
-import { MessageConnection } from "./message.payload";
+import { MessageConnection } from "./message.connection";
+import { requireConversation } from "../conversations/conversation.access";
 
 @Resolver(() => Message)
 export class MessageResolver {
@@ -38,12 +39,8 @@ export class MessageResolver {
       "Ordered by seq ascending. `last: 50` (or no page arguments) is the newest page; `before` walks back.",
   })
   async messages(@Args() args: MessagesArgs, @Ctx() ctx: Context): Promise<Page<Message>> {
-    const conversation = await ctx.app.conversations.require(
-      ctx,
-      args.conversationId,
-      "conversationId",
-    );
-    return ctx.app.messages.page(ctx, conversation.id, args);
+    const conversation = await requireConversation(ctx, args.conversationId, "conversationId");
+    return ctx.services.messages.page(ctx, conversation.id, args);
   }
 
   @Authorized()
@@ -52,7 +49,7 @@ export class MessageResolver {
       "Full-text search in the viewer's conversations, newest first; deleted messages never match.",
   })
   searchMessages(@Args() args: SearchMessagesArgs, @Ctx() ctx: Context): Promise<Page<Message>> {
-    return ctx.app.messages.search(ctx, args);
+    return ctx.services.messages.search(ctx, args);
   }
 
   @Authorized()
@@ -61,7 +58,7 @@ export class MessageResolver {
     @Arg("input", () => SendMessageInput) input: SendMessageInput,
     @Ctx() ctx: Context,
   ): Promise<Message> {
-    return ctx.app.messages.send(ctx, input);
+    return ctx.services.messages.send(ctx, input);
   }
 
   @Authorized()
@@ -73,7 +70,7 @@ export class MessageResolver {
     @Arg("text", () => String) text: string,
     @Ctx() ctx: Context,
   ): Promise<Message> {
-    return ctx.app.messages.edit(ctx, id, text);
+    return ctx.services.messages.edit(ctx, id, text);
   }
 
   @Authorized()
@@ -82,7 +79,7 @@ export class MessageResolver {
       "Leaves a tombstone (text null, attachments empty, deletedAt set, seq kept). Repeating it is a no-op.",
   })
   deleteMessage(@Arg("id", () => ID) id: string, @Ctx() ctx: Context): Promise<Message> {
-    return ctx.app.messages.delete(ctx, id);
+    return ctx.services.messages.delete(ctx, id);
   }
 
   @Subscription(() => Message, {
@@ -91,7 +88,7 @@ export class MessageResolver {
       args,
       context,
     }: SubscribeResolverData<unknown, MessageUpdatedArgs, Context>) => {
-      const stream = await context.app.messageStreams.messageUpdated(
+      const stream = await context.services.messageStreams.messageUpdated(
         context.requireViewer(),
         args.conversationId,
       );
@@ -110,7 +107,7 @@ export class MessageResolver {
       context,
     }: SubscribeResolverData<unknown, MessageAddedArgs, Context>) => {
       const viewer = context.requireViewer();
-      const stream = await context.app.messageStreams.messageAdded(
+      const stream = await context.services.messageStreams.messageAdded(
         viewer,
         args.conversationId,
         args.afterSeq,
@@ -134,7 +131,7 @@ export class MessageResolver {
 
   @FieldResolver(() => Conversation)
   conversation(@Root() message: Message, @Ctx() ctx: Context): Promise<Conversation> {
-    return ctx.app.conversations.require(ctx, message.conversationId, "conversationId");
+    return requireConversation(ctx, message.conversationId, "conversationId");
   }
 
   @FieldResolver(() => [User], {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
-import type { EntityManager } from "@mikro-orm/postgresql";
-import type { Context } from "../../context";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { RequestScope } from "../../request-scope";
 import type { Config } from "../../config";
 import {
   BadUserInputError,
@@ -23,10 +23,11 @@ import {
   type Page,
   type PageArgs,
 } from "../../core/pagination";
-import { Topic, type PubSub } from "../../core/pubsub";
+import type { Metrics } from "../../core/metrics";
 import { assertNoNul, assertStorable, codePoints, optionalText } from "../../core/validation";
 import { Conversation } from "../conversations/conversation.entity";
 import { ConversationKind, ParticipantRole } from "../conversations/conversation.enums";
+import { requireConversation } from "../conversations/conversation.access";
 import { currentMembers } from "../conversations/conversation.tx";
 import { Participant } from "../conversations/participant.entity";
 import {
@@ -39,12 +40,8 @@ import {
 import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
-import {
-  toPayload,
-  type MessageAddedEvent,
-  type MessageUpdatedEvent,
-  type MessageWithSender,
-} from "./message.events";
+import type { MessageWithSender } from "./message.events";
+import type { MessagePublisher } from "./message.publisher";
 import type { Safety } from "../moderation/safety";
 import { MESSAGE_CREATED, messageCreatedEvent } from "../notifications/notification.events";
 import type { TypingService } from "../typing/typing.service";
@@ -59,13 +56,17 @@ const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{
 export class MessageService {
   constructor(
     private readonly config: Readonly<Config>,
-    private readonly pubsub: PubSub,
+    private readonly orm: MikroORM,
+    private readonly publisher: MessagePublisher,
     private readonly typing: TypingService,
     private readonly safety: Safety,
+    private readonly metrics: Metrics,
+    /** The notification relay, woken when a send wrote an outbox event. */
+    private readonly notifications: { wake(): void },
   ) {}
 
   /** A keyset page of a conversation the caller has already authorised. */
-  async page(ctx: Context, conversationId: string, args: PageArgs): Promise<Page<Message>> {
+  async page(ctx: RequestScope, conversationId: string, args: PageArgs): Promise<Page<Message>> {
     const window = seqWindow(args, this.config.limits);
     const rows = await ctx.loaders.page.load({ conversationId, ...window });
     return seqPage(rows, window);
@@ -76,7 +77,7 @@ export class MessageService {
    * publishes it. A clientMessageId the sender already used returns the stored message and
    * publishes nothing.
    */
-  async send(ctx: Context, input: SendMessageInput): Promise<Message> {
+  async send(ctx: RequestScope, input: SendMessageInput): Promise<Message> {
     const viewer = ctx.requireViewer();
     const conversationId = assertUuid(input.conversationId, "conversationId");
     const attachments = validateAttachments(input.attachments ?? []);
@@ -135,7 +136,7 @@ export class MessageService {
       // One statement when nothing stands in the way; otherwise the lock, then what it found.
       sent =
         // The root EntityManager, for its connection only: the statement needs no request fork.
-        (await appendSentMessage(ctx.app.orm.em, conversationId, fields, event)) ??
+        (await appendSentMessage(this.orm.em, conversationId, fields, event)) ??
         (await this.sendLocked(ctx, conversationId, fields, event));
     } catch (error) {
       // A concurrent retry with the same clientMessageId won the race: return its message.
@@ -156,9 +157,9 @@ export class MessageService {
 
     // The sender is the viewer: `sender` resolves from it (no loaders made for the request).
     (message as MessageWithSender).sender = { id: viewer.id, displayName: viewer.displayName };
-    ctx.app.metrics.messagesSent.inc({ kind: message.kind });
-    ctx.app.notifications.wake();
-    await this.publishAdded(ctx, message, members);
+    this.metrics.messagesSent.inc({ kind: message.kind });
+    this.notifications.wake();
+    await this.publisher.added(ctx, message, members);
     await this.typing.stopAfterSend(viewer, conversationId, members, typing).catch((error) => {
       ctx.log.warn({ err: error }, "typing stop failed");
     });
@@ -171,7 +172,7 @@ export class MessageService {
    * message (a membership change had committed while the statement ran).
    */
   private async sendLocked(
-    ctx: Context,
+    ctx: RequestScope,
     conversationId: string,
     fields: NewMessage & { senderId: string },
     event: SendEvent,
@@ -200,21 +201,11 @@ export class MessageService {
     });
   }
 
-  /** After commit. A lost publish is recovered: subscribers fill seq gaps from the database. */
-  async publishAdded(ctx: Context, message: Message, audience: string[]): Promise<void> {
-    const viewer = ctx.requireViewer();
-    const sender = message.senderId ? { id: viewer.id, displayName: viewer.displayName } : null;
-    const event: MessageAddedEvent = { message: toPayload(message, sender), audience };
-    await this.pubsub.publish(Topic.messageAdded(message.conversationId), event).catch((error) => {
-      ctx.log.error({ err: error, messageId: message.id }, "messageAdded publish failed");
-    });
-  }
-
   /**
    * Full-text search over the conversations the viewer is currently in (or one of them), newest
    * first; deleted messages never match. Words match whole, in any language ('simple' config).
    */
-  async search(ctx: Context, args: SearchMessagesArgs): Promise<Page<Message>> {
+  async search(ctx: RequestScope, args: SearchMessagesArgs): Promise<Page<Message>> {
     const viewer = ctx.requireViewer();
     const query = optionalText(args.query, "query", 200);
     if (!query) throw new BadUserInputError("query", "query must not be empty");
@@ -223,11 +214,7 @@ export class MessageService {
     const params: unknown[] = [viewer.id, query];
     let where = "";
     if (args.conversationId != null) {
-      const conversation = await ctx.app.conversations.require(
-        ctx,
-        args.conversationId,
-        "conversationId",
-      );
+      const conversation = await requireConversation(ctx, args.conversationId, "conversationId");
       where += " and m.conversation_id = ?";
       params.push(conversation.id);
     }
@@ -255,7 +242,7 @@ export class MessageService {
   }
 
   /** The sender's own TEXT message, not deleted, within the edit window. */
-  async edit(ctx: Context, id: string, rawText: string): Promise<Message> {
+  async edit(ctx: RequestScope, id: string, rawText: string): Promise<Message> {
     const viewer = ctx.requireViewer();
     const messageId = assertUuid(id, "id");
     const text = validateText(rawText, false, this.config.limits.messageMaxLength);
@@ -278,7 +265,7 @@ export class MessageService {
       message.editedAt = new Date();
       return [message, await currentMembers(em, message.conversationId)] as const;
     });
-    await this.publishUpdated(ctx, message, audience);
+    await this.publisher.updated(ctx, message, audience);
     return message;
   }
 
@@ -286,7 +273,7 @@ export class MessageService {
    * Leaves a tombstone (text null, attachments empty, deletedAt set, seq kept). The sender may
    * delete their message; an OWNER or ADMIN of a GROUP any member's. Deleting twice is a no-op.
    */
-  async delete(ctx: Context, id: string): Promise<Message> {
+  async delete(ctx: RequestScope, id: string): Promise<Message> {
     const viewer = ctx.requireViewer();
     const messageId = assertUuid(id, "id");
     const [message, audience] = await ctx.em.transactional(async (em) => {
@@ -306,18 +293,8 @@ export class MessageService {
       message.deletedAt = new Date();
       return [message, await currentMembers(em, message.conversationId)] as const;
     });
-    if (audience) await this.publishUpdated(ctx, message, audience);
+    if (audience) await this.publisher.updated(ctx, message, audience);
     return message;
-  }
-
-  private async publishUpdated(ctx: Context, message: Message, audience: string[]) {
-    const sender = message.senderId ? await ctx.loaders.user.load(message.senderId) : null;
-    const event: MessageUpdatedEvent = { message: toPayload(message, sender), audience };
-    await this.pubsub
-      .publish(Topic.messageUpdated(message.conversationId), event)
-      .catch((error) => {
-        ctx.log.error({ err: error, messageId: message.id }, "messageUpdated publish failed");
-      });
   }
 
   /**
@@ -326,7 +303,7 @@ export class MessageService {
    * or left is NOT_FOUND, as their first send would be, and never returns the stored message.
    */
   private async findByClientId(
-    ctx: Context,
+    ctx: RequestScope,
     clientMessageId: string,
     conversationId: string,
   ): Promise<Message | null> {

@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { Context } from "../../context";
+import type { RequestScope } from "../../request-scope";
 import { BadUserInputError } from "../../core/errors";
 import { assertUserId } from "../../core/ids";
 import { Topic, type PubSub } from "../../core/pubsub";
@@ -20,7 +20,7 @@ export class BlockService {
    * which, and a block of someone who signs in later holds from their first request. A user known
    * only by id gets a bare row, as when someone starts a conversation with them.
    */
-  async block(ctx: Context, userId: string): Promise<boolean> {
+  async block(ctx: RequestScope, userId: string): Promise<boolean> {
     const viewer = ctx.requireViewer();
     const target = this.target(ctx, userId);
     // One statement: the foreign key is checked at its end, when the user's row exists.
@@ -33,7 +33,7 @@ export class BlockService {
     return true;
   }
 
-  async unblock(ctx: Context, userId: string): Promise<boolean> {
+  async unblock(ctx: RequestScope, userId: string): Promise<boolean> {
     const viewer = ctx.requireViewer();
     const target = this.target(ctx, userId);
     await ctx.em.nativeDelete(Block, { blockerId: viewer.id, blockedId: target });
@@ -45,7 +45,7 @@ export class BlockService {
    * Newest first. Names only of users who share a conversation with the viewer now, as federation
    * resolves a User; anyone else is their id alone, as a user who never signed in here.
    */
-  async blockedUsers(ctx: Context): Promise<User[]> {
+  async blockedUsers(ctx: RequestScope): Promise<User[]> {
     const viewer = ctx.requireViewer();
     const rows = await ctx.em.find(
       Block,
@@ -73,7 +73,7 @@ export class BlockService {
     return new Set(rows.map((r) => r.other));
   }
 
-  private target(ctx: Context, userId: string): string {
+  private target(ctx: RequestScope, userId: string): string {
     const viewer = ctx.requireViewer();
     const id = assertUserId(userId, "userId");
     if (id === viewer.id) throw new BadUserInputError("userId", "You cannot block yourself");

@@ -28,19 +28,19 @@ export class ModerationResolver {
       "Stops DIRECT messages and new DIRECT conversations between the two, and hides presence and typing both ways.",
   })
   blockUser(@Arg("userId", () => ID) userId: string, @Ctx() ctx: Context): Promise<boolean> {
-    return ctx.app.blocks.block(ctx, userId);
+    return ctx.services.blocks.block(ctx, userId);
   }
 
   @Authorized()
   @Mutation(() => Boolean)
   unblockUser(@Arg("userId", () => ID) userId: string, @Ctx() ctx: Context): Promise<boolean> {
-    return ctx.app.blocks.unblock(ctx, userId);
+    return ctx.services.blocks.unblock(ctx, userId);
   }
 
   @Authorized()
   @Query(() => [User], { description: "Users the viewer has blocked, newest first." })
   blockedUsers(@Ctx() ctx: Context): Promise<User[]> {
-    return ctx.app.blocks.blockedUsers(ctx);
+    return ctx.services.blocks.blockedUsers(ctx);
   }
 
   @Authorized()
@@ -52,13 +52,13 @@ export class ModerationResolver {
     @Arg("input", () => ReportInput) input: ReportInput,
     @Ctx() ctx: Context,
   ): Promise<Report> {
-    return ctx.app.reports.report(ctx, input);
+    return ctx.services.reports.report(ctx, input);
   }
 
   @Authorized()
   @Query(() => ReportConnection, { description: "Moderators only; newest first." })
   reports(@Args() args: ReportsArgs, @Ctx() ctx: Context): Promise<Page<Report>> {
-    return ctx.app.reports.list(ctx, args);
+    return ctx.services.reports.list(ctx, args);
   }
 
   @Authorized()
@@ -68,7 +68,7 @@ export class ModerationResolver {
     @Arg("status", () => ReportStatus) status: ReportStatus,
     @Ctx() ctx: Context,
   ): Promise<Report> {
-    return ctx.app.reports.resolve(ctx, id, status);
+    return ctx.services.reports.resolve(ctx, id, status);
   }
 
   @FieldResolver(() => User)

@@ -1,5 +1,5 @@
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
-import type { Context } from "../../context";
+import type { RequestScope } from "../../request-scope";
 import type { Config } from "../../config";
 import { BadUserInputError, ForbiddenError, NotFoundError } from "../../core/errors";
 import { assertUserId, assertUuid } from "../../core/ids";
@@ -31,7 +31,7 @@ export class ReportService {
    * uncounted. Anything else costs a rate-limit point, a refusal as much as a new report, so
    * probing who is whose contact is not free.
    */
-  async report(ctx: Context, input: ReportInput): Promise<Report> {
+  async report(ctx: RequestScope, input: ReportInput): Promise<Report> {
     const viewer = ctx.requireViewer();
     if ((input.messageId == null) === (input.userId == null)) {
       throw new BadUserInputError("messageId", "Pass exactly one of messageId and userId");
@@ -63,7 +63,7 @@ export class ReportService {
     }
   }
 
-  async list(ctx: Context, args: ReportsArgs): Promise<Page<Report>> {
+  async list(ctx: RequestScope, args: ReportsArgs): Promise<Page<Report>> {
     requireModerator(ctx.requireViewer());
     const limit = pageSize(args.first, "first", this.config.limits);
     const where: Record<string, unknown> = {};
@@ -84,7 +84,7 @@ export class ReportService {
     );
   }
 
-  async resolve(ctx: Context, id: string, status: ReportStatus): Promise<Report> {
+  async resolve(ctx: RequestScope, id: string, status: ReportStatus): Promise<Report> {
     const viewer = ctx.requireViewer();
     requireModerator(viewer);
     if (status === ReportStatus.OPEN) {
@@ -100,7 +100,7 @@ export class ReportService {
   }
 
   private async visibleTarget(
-    ctx: Context,
+    ctx: RequestScope,
     input: ReportInput,
   ): Promise<{ messageId: string } | { reportedUserId: string } | null> {
     if (input.messageId != null) {
@@ -112,7 +112,7 @@ export class ReportService {
   }
 
   /** The message's id if the viewer is a current participant of its conversation, else null. */
-  private async visibleMessage(ctx: Context, id: string): Promise<string | null> {
+  private async visibleMessage(ctx: RequestScope, id: string): Promise<string | null> {
     const messageId = assertUuid(id, "messageId");
     const message = await ctx.loaders.message.load(messageId);
     if (!message || !(await ctx.loaders.membership.load(message.conversationId))) return null;
@@ -120,7 +120,7 @@ export class ReportService {
   }
 
   /** The user's id if they and the viewer are current participants of a conversation, else null. */
-  private async visibleUser(ctx: Context, id: string): Promise<string | null> {
+  private async visibleUser(ctx: RequestScope, id: string): Promise<string | null> {
     const viewer = ctx.requireViewer();
     const userId = assertUserId(id, "userId");
     if (userId === viewer.id) throw new BadUserInputError("userId", "You cannot report yourself");
@@ -128,7 +128,7 @@ export class ReportService {
   }
 
   private openReport(
-    ctx: Context,
+    ctx: RequestScope,
     reporterId: string,
     target: { messageId?: string; reportedUserId?: string },
     fresh = false,

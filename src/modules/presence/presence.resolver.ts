@@ -64,7 +64,7 @@ export class PresenceResolver {
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, PresenceArgs, Context>) => {
       const viewer = context.requireViewer();
       const ids = args.userIds != null ? userIdList(args.userIds) : null;
-      const stream = await context.app.presence.subscribe(viewer.id, ids);
+      const stream = await context.services.presence.subscribe(viewer.id, ids);
       return new EventSource(stream, { renew: () => context.renew() });
     },
   })

@@ -45,7 +45,7 @@ export class ReceiptResolver {
     @Arg("upToSeq", () => Int, { nullable: true }) upToSeq: number | null,
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.app.receipts.markRead(ctx, conversationId, upToSeq);
+    return ctx.services.receipts.markRead(ctx, conversationId, upToSeq);
   }
 
   @Authorized()
@@ -53,7 +53,7 @@ export class ReceiptResolver {
     description: "Sum of unreadCount over the viewer's conversations: the badge.",
   })
   unreadTotal(@Ctx() ctx: Context): Promise<number> {
-    return ctx.app.receipts.unreadTotal(ctx);
+    return ctx.services.receipts.unreadTotal(ctx);
   }
 
   @Subscription(() => ReadReceipt, {
@@ -63,7 +63,7 @@ export class ReceiptResolver {
       args,
       context,
     }: SubscribeResolverData<unknown, ReadReceiptArgs, Context>) => {
-      const { conversationStreams } = context.app;
+      const { conversationStreams } = context.services;
       const stream = await conversationStreams.open<ReadReceipt>(context.requireViewer(), {
         conversationId:
           args.conversationId != null ? assertUuid(args.conversationId, "conversationId") : null,

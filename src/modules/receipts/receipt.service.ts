@@ -1,24 +1,21 @@
-import type { Context } from "../../context";
+import type { RequestScope } from "../../request-scope";
 import { BadUserInputError } from "../../core/errors";
 import { assertUuid } from "../../core/ids";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { Conversation } from "../conversations/conversation.entity";
-import type { ConversationService } from "../conversations/conversation.service";
 import { currentMembers } from "../conversations/conversation.tx";
 import type { ReadReceiptEvent } from "./read-receipt.type";
+import { requireConversation } from "../conversations/conversation.access";
 
 export class ReceiptService {
-  constructor(
-    private readonly pubsub: PubSub,
-    private readonly conversations: ConversationService,
-  ) {}
+  constructor(private readonly pubsub: PubSub) {}
 
   /**
    * Moves the viewer's read position up to upToSeq (default and ceiling: the newest message),
    * never backwards; publishes a receipt only when it moved.
    */
   async markRead(
-    ctx: Context,
+    ctx: RequestScope,
     id: string,
     upToSeq: number | null | undefined,
   ): Promise<Conversation> {
@@ -43,7 +40,7 @@ export class ReceiptService {
         : null;
     });
     // Also the authorisation: a non-participant moved nothing and gets NOT_FOUND here.
-    const conversation = await this.conversations.require(ctx, conversationId, "conversationId");
+    const conversation = await requireConversation(ctx, conversationId, "conversationId");
     if (moved) {
       const event: ReadReceiptEvent = {
         conversationId,
@@ -60,7 +57,7 @@ export class ReceiptService {
   }
 
   /** The badge: unread messages over all of the viewer's conversations, in one statement. */
-  async unreadTotal(ctx: Context): Promise<number> {
+  async unreadTotal(ctx: RequestScope): Promise<number> {
     const viewer = ctx.requireViewer();
     const [row] = await ctx.em.execute<{ total: number }[]>(
       `select count(m.id)::int as total

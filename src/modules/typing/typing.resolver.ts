@@ -39,14 +39,14 @@ export class TypingResolver {
     @Arg("isTyping", () => Boolean) isTyping: boolean,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
-    return ctx.app.typing.set(ctx, conversationId, isTyping);
+    return ctx.services.typing.set(ctx, conversationId, isTyping);
   }
 
   @Subscription(() => TypingEvent, {
     description:
       "Others typing in a conversation; isTyping false arrives when they stop, send, leave, disconnect or let it expire.",
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, TypingArgs, Context>) => {
-      const { conversationStreams } = context.app;
+      const { conversationStreams } = context.services;
       const stream = await conversationStreams.open<TypingEvent>(context.requireViewer(), {
         conversationId: assertUuid(args.conversationId, "conversationId"),
         topic: Topic.typing,

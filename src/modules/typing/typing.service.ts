@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { Context } from "../../context";
+import type { RequestScope } from "../../request-scope";
 import type { RealtimeConfig } from "../../config";
 import { NotFoundError } from "../../core/errors";
 import { assertUuid } from "../../core/ids";
@@ -29,7 +29,7 @@ export class TypingService {
     private readonly safety: Safety,
   ) {}
 
-  async set(ctx: Context, id: string, isTyping: boolean): Promise<boolean> {
+  async set(ctx: RequestScope, id: string, isTyping: boolean): Promise<boolean> {
     const viewer = ctx.requireViewer();
     const conversationId = assertUuid(id, "conversationId");
     const audience = await currentMembers(ctx.em, conversationId);

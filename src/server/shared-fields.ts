@@ -1,7 +1,7 @@
 import type { DocumentNode, GraphQLError, GraphQLSchema } from "graphql";
 import { isObjectType } from "graphql";
-import { Context } from "./context";
-import { Fanout } from "./core/fanout";
+import { Context } from "../context";
+import { Fanout } from "../core/fanout";
 
 /**
  * Fields that resolve from the event alone, the same for every viewer: a subscription selecting
@@ -54,7 +54,7 @@ export function createFanout(
     validate,
     isShared: (typeName, fieldName) => shared.get(typeName)?.has(fieldName) ?? false,
     viewerKey: (context) => context.viewer?.id ?? "",
-    eventContext: (context) => new Context(context.app, context.viewer, context.requestId),
+    eventContext: (context) => new Context(context.services, context.viewer, context.requestId),
     onDelivered,
     maxTokens,
   });
