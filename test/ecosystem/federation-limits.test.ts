@@ -1,4 +1,5 @@
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
+import { MeDocument } from "../gql/graphql";
 import { gql, gqlOk } from "../helpers/client";
 import { createDirect, sendText } from "../helpers/operations";
 import { testUser, type TestUser } from "../helpers/tokens";
@@ -36,7 +37,7 @@ describe("Federation _entities input (FEDERATION=true)", () => {
     conversationId = (await createDirect(chat.url, alice, bob, "entities")).id;
     messageId = (await sendText(chat.url, alice, conversationId, "entity text")).id;
     // Signed in once, so this service knows bob's displayName.
-    await gqlOk(chat.url, `{ me { id } }`, {}, bob.token);
+    await gqlOk(chat.url, MeDocument, {}, bob.token);
   });
   afterAll(async () => {
     await chat?.stop();

@@ -7,7 +7,8 @@ import { buildSubgraphSchema } from "@apollo/subgraph";
 import gql from "graphql-tag";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { Collector, gql as request, gqlOk, waitForChannel, wsClient } from "../helpers/client";
-import { createDirect, MESSAGE_ADDED, sendText } from "../helpers/operations";
+import { CreateConversationDocument, MessageAddedDocument } from "../gql/graphql";
+import { createDirect, sendText } from "../helpers/operations";
 import { testUser, type TestUser } from "../helpers/tokens";
 
 const SUBGRAPH_FILE = path.join(__dirname, "..", "..", "schema", "subgraph.graphql");
@@ -121,7 +122,7 @@ describe("Federation subgraph (FEDERATION=true)", () => {
     names.set(bob.id, "Bob Builder");
     conversation = await gqlOk(
       chat.url,
-      `mutation($input: CreateConversationInput!) { createConversation(input: $input) { id } }`,
+      CreateConversationDocument,
       { input: { kind: "GROUP", participantIds: [bob.id], title: "Federated plans" } },
       alice.token,
     ).then((data) => data.createConversation);
@@ -259,7 +260,7 @@ describe("Federation subgraph (FEDERATION=true)", () => {
   it("should still serve subscriptions over graphql-ws from the subgraph schema", async () => {
     const direct = await createDirect(chat.url, alice, bob, "federated-live");
     const ws = wsClient(chat.wsUrl, bob.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: direct.id });
+    const sub = new Collector(ws.client, MessageAddedDocument, { conversationId: direct.id });
     await waitForChannel(
       `${chat.app.services.config.redisPrefix}conversation:${direct.id}:message-added`,
     );

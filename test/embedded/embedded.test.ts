@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { Collector, gqlOk, wsClient } from "../helpers/client";
-import { createDirect, MESSAGE_ADDED, sendText } from "../helpers/operations";
+import { MeDocument, MessageAddedDocument } from "../gql/graphql";
+import { createDirect, sendText } from "../helpers/operations";
 
 const ROOT = path.join(__dirname, "..", "..");
 const TS_NODE = ["-r", "ts-node/register/transpile-only"];
@@ -100,7 +101,7 @@ describe("Embedded default", () => {
     const alice = { id: "alice", token: aliceToken };
     const bob = { id: "bob", token: bobToken };
 
-    expect((await gqlOk(url, `{ me { id displayName } }`, {}, alice.token)).me).toEqual({
+    expect((await gqlOk(url, MeDocument, {}, alice.token)).me).toEqual({
       id: "alice",
       displayName: "Alice",
     });
@@ -109,7 +110,7 @@ describe("Embedded default", () => {
     const ws = wsClient(url.replace(/^http/, "ws"), bob.token);
     open.push(ws);
     // afterSeq 0 replays whatever is stored, then goes live: nothing to wait for in between.
-    const sub = new Collector(ws.client, MESSAGE_ADDED, {
+    const sub = new Collector(ws.client, MessageAddedDocument, {
       conversationId: conversation.id,
       afterSeq: 0,
     });

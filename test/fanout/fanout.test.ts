@@ -1,14 +1,13 @@
+import type { DocumentNode } from "graphql";
 import { buildApp, type App } from "../../src/app";
 import { loadConfig } from "../../src/config";
+import { MessageAddedDocument, RemoveParticipantDocument } from "../gql/graphql";
 import { gqlOk } from "../helpers/client";
 import { testEnv } from "../helpers/app";
-import { createGroup, MESSAGE_FIELDS, sendText } from "../helpers/operations";
+import { createGroup, sendText } from "../helpers/operations";
 import { RawClient } from "../helpers/raw-ws";
 import { testUser, type TestUser } from "../helpers/tokens";
 
-const MESSAGE_ADDED = `subscription($conversationId: ID, $afterSeq: Int) {
-  messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) { ${MESSAGE_FIELDS} }
-}`;
 const MESSAGE_ADDED_SHORT = `subscription($conversationId: ID) {
   messageAdded(conversationId: $conversationId) { seq text }
 }`;
@@ -84,7 +83,7 @@ describe("Subscription delivery grouped per document, variables and visible data
     ];
     const reference = await connect(plain, bob);
     for (const client of [...subscribers, reference])
-      client.subscribe("1", MESSAGE_ADDED, variables);
+      client.subscribe("1", MessageAddedDocument, variables);
     const warm = await untilLive(conversation.id, [...subscribers, reference]);
 
     for (let i = 1; i <= 5; i++) await sendText(grouped.url, alice, conversation.id, `live ${i}`);
@@ -100,10 +99,10 @@ describe("Subscription delivery grouped per document, variables and visible data
   it("should not merge subscriptions whose documents or variables differ", async () => {
     const conversation = await createGroup(grouped.url, alice, members, "Different documents");
     const [bob, carol] = members;
-    const variants: Array<[string, Record<string, unknown>]> = [
-      [MESSAGE_ADDED, { conversationId: conversation.id }],
+    const variants: Array<[string | DocumentNode, Record<string, unknown>]> = [
+      [MessageAddedDocument, { conversationId: conversation.id }],
       [MESSAGE_ADDED_SHORT, { conversationId: conversation.id }],
-      [MESSAGE_ADDED, { conversationId: null }],
+      [MessageAddedDocument, { conversationId: null }],
       [MESSAGE_ADDED_VIEWER, { conversationId: conversation.id }],
     ];
     const open = async (app: App, user: TestUser) => {
@@ -150,15 +149,15 @@ describe("Subscription delivery grouped per document, variables and visible data
     const bobClient = await connect(grouped, bob);
     const carolClient = await connect(grouped, carol);
     for (const client of [bobClient, carolClient]) {
-      client.subscribe("1", MESSAGE_ADDED, { conversationId: conversation.id });
+      client.subscribe("1", MessageAddedDocument, { conversationId: conversation.id });
     }
     await untilLive(conversation.id, [bobClient, carolClient]);
     const carolBefore = carolClient.of("1").length;
 
     await gqlOk(
       grouped.url,
-      `mutation($c: ID!, $u: ID!) { removeParticipant(conversationId: $c, userId: $u) { id } }`,
-      { c: conversation.id, u: carol.id },
+      RemoveParticipantDocument,
+      { conversationId: conversation.id, userId: carol.id },
       alice.token,
     );
     await sendText(grouped.url, alice, conversation.id, "after the removal");

@@ -20,6 +20,15 @@ import type {
 } from "../../src/modules/messages/message.events";
 import { getSchema } from "../../src/schema";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
+import {
+  AddParticipantsDocument,
+  BlockUserDocument,
+  DeleteMessageDocument,
+  EditMessageDocument,
+  MarkReadDocument,
+  MeDocument,
+  SendMessageDocument,
+} from "../gql/graphql";
 import { gqlOk } from "../helpers/client";
 import { createGroup, sendText } from "../helpers/operations";
 import { testUser, type TestUser } from "../helpers/tokens";
@@ -129,7 +138,7 @@ describe("Fan-out shared fields (src/fanout.ts SHARED_FIELDS)", () => {
     ]);
     // Everyone signed in once, so each has a displayName here.
     for (const user of [alice, bob, carol, dave, mallory, moderator]) {
-      await gqlOk(app.url, `{ me { id } }`, {}, user.token);
+      await gqlOk(app.url, MeDocument, {}, user.token);
     }
     const { id: conversationId } = await createGroup(app.url, alice, [bob, carol], "Shared");
 
@@ -145,7 +154,7 @@ describe("Fan-out shared fields (src/fanout.ts SHARED_FIELDS)", () => {
     ]);
     const sent = await gqlOk(
       app.url,
-      `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }`,
+      SendMessageDocument,
       {
         input: {
           conversationId,
@@ -168,40 +177,20 @@ describe("Fan-out shared fields (src/fanout.ts SHARED_FIELDS)", () => {
     );
     expect(sent.sendMessage.id).toEqual(expect.any(String));
     const edited = await sendText(app.url, alice, conversationId, "before the edit", "client-2");
-    await gqlOk(
-      app.url,
-      `mutation($id: ID!) { editMessage(id: $id, text: "edited") { id } }`,
-      { id: edited.id },
-      alice.token,
-    );
+    await gqlOk(app.url, EditMessageDocument, { id: edited.id, text: "edited" }, alice.token);
     const doomed = await sendText(app.url, bob, conversationId, "to be deleted");
-    await gqlOk(
-      app.url,
-      `mutation($id: ID!) { deleteMessage(id: $id) { id } }`,
-      { id: doomed.id },
-      bob.token,
-    );
+    await gqlOk(app.url, DeleteMessageDocument, { id: doomed.id }, bob.token);
     // A SYSTEM message with a systemEvent (actor and users).
     await gqlOk(
       app.url,
-      `mutation($c: ID!, $u: [ID!]!) { addParticipants(conversationId: $c, userIds: $u) { id } }`,
-      { c: conversationId, u: [dave.id] },
+      AddParticipantsDocument,
+      { conversationId, userIds: [dave.id] },
       alice.token,
     );
     await sendText(app.url, carol, conversationId, "plain text");
     // Read positions and a block, so viewers differ where they can.
-    await gqlOk(
-      app.url,
-      `mutation($c: ID!) { markRead(conversationId: $c) { id } }`,
-      { c: conversationId },
-      bob.token,
-    );
-    await gqlOk(
-      app.url,
-      `mutation($u: ID!) { blockUser(userId: $u) }`,
-      { u: alice.id },
-      carol.token,
-    );
+    await gqlOk(app.url, MarkReadDocument, { conversationId }, bob.token);
+    await gqlOk(app.url, BlockUserDocument, { userId: alice.id }, carol.token);
 
     const deadline = Date.now() + 10_000;
     while ((added.length < 5 || updated.length < 2) && Date.now() < deadline) {

@@ -1,7 +1,11 @@
 import WebSocket from "ws";
+import { print, type DocumentNode } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import { Redis } from "ioredis";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { MeDocument } from "../gql/graphql";
 import { TEST_REDIS_URL } from "./env";
+import type { TestUser } from "./tokens";
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -9,14 +13,32 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
+/**
+ * A GraphQL document: a typed one generated from test/operations (test/gql), which types the
+ * variables and the data, or a literal string for documents that are odd on purpose.
+ */
+export type Operation<TData = Record<string, any>, TVariables = Record<string, unknown>> =
+  | string
+  | TypedDocumentNode<TData, TVariables>;
+
+const printed = new WeakMap<DocumentNode, string>();
+
+/** The text of a document, as it goes over the wire. */
+export function sourceOf(query: string | DocumentNode): string {
+  if (typeof query === "string") return query;
+  let text = printed.get(query);
+  if (text === undefined) printed.set(query, (text = print(query)));
+  return text;
+}
+
 /** What Apollo Client sends: with it, refused documents answer 4xx (see test/ecosystem/graphql-http). */
 export const ACCEPT = "application/graphql-response+json,application/json;q=0.9";
 
 /** One GraphQL request over HTTP, as a browser's Apollo Client would send it. */
-export async function gql<T = Record<string, any>>(
+export async function gql<T = Record<string, any>, V = Record<string, unknown>>(
   url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
+  query: Operation<T, V>,
+  variables: NoInfer<V> = {} as V,
   token?: string | null,
   headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<T>> {
@@ -28,20 +50,20 @@ export async function gql<T = Record<string, any>>(
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: sourceOf(query), variables }),
   });
   const body = (await response.json()) as GraphQLResponse<T>;
   return { ...body, status: response.status };
 }
 
 /** Like gql, but fails the test on any error and returns data. */
-export async function gqlOk<T = Record<string, any>>(
+export async function gqlOk<T = Record<string, any>, V = Record<string, unknown>>(
   url: string,
-  query: string,
-  variables: Record<string, unknown>,
+  query: Operation<T, V>,
+  variables: NoInfer<V>,
   token: string,
 ): Promise<T> {
-  const result = await gql<T>(url, query, variables, token);
+  const result = await gql<T, V>(url, query, variables, token);
   if (result.errors?.length || !result.data) {
     throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
   }
@@ -50,6 +72,19 @@ export async function gqlOk<T = Record<string, any>>(
 
 /** The first error's code. */
 export const codeOf = (result: GraphQLResponse) => result.errors?.[0]?.extensions?.code;
+
+/** Asserts that the request failed with `code` (and, when given, on `field`), without data. */
+export function expectError(result: GraphQLResponse, code: string, field?: string): void {
+  expect(result.errors?.[0]?.extensions?.code).toBe(code);
+  if (field !== undefined) expect(result.errors?.[0]?.extensions?.field).toBe(field);
+}
+
+/** The codes of the errors a subscription ended with (graphql-ws hands them over as an array). */
+export function subscriptionCodes(sub: Collector): unknown[] {
+  return sub.errors
+    .flatMap((e) => (Array.isArray(e) ? e : [e]))
+    .map((e) => (e as { extensions?: { code?: unknown } }).extensions?.code);
+}
 
 export interface WsClient {
   client: Client;
@@ -84,17 +119,31 @@ export function wsClient(wsUrl: string, token: string | null, params?: Record<st
   } satisfies WsClient;
 }
 
+/** A graphql-ws connection the server has acknowledged (a query over it has answered). */
+export async function connected(wsUrl: string, user: TestUser): Promise<WsClient> {
+  const ws = wsClient(wsUrl, user.token);
+  const probe = new Collector(ws.client, MeDocument);
+  await probe.ended();
+  if (probe.errors.length) throw new Error(`connection refused: ${JSON.stringify(probe.errors)}`);
+  return ws;
+}
+
+/** Disposes WebSocket clients left open by a test. */
+export async function disposeAll(clients: WsClient[]): Promise<void> {
+  await Promise.all(clients.splice(0).map((c) => c.dispose()));
+}
+
 /** A live subscription that collects what the server sends. */
-export class Collector<T = Record<string, any>> {
+export class Collector<T = Record<string, any>, V = Record<string, unknown>> {
   readonly values: T[] = [];
   readonly errors: unknown[] = [];
   completed = false;
   private waiters: Array<() => void> = [];
   private readonly unsubscribe: () => void;
 
-  constructor(client: Client, query: string, variables: Record<string, unknown> = {}) {
+  constructor(client: Client, query: Operation<T, V>, variables: NoInfer<V> = {} as V) {
     this.unsubscribe = client.subscribe<T>(
-      { query, variables },
+      { query: sourceOf(query), variables: variables as Record<string, unknown> },
       {
         next: (result) => {
           if (result.errors) this.errors.push(...result.errors);

@@ -1,4 +1,6 @@
 import WebSocket from "ws";
+import type { DocumentNode } from "graphql";
+import { sourceOf } from "./client";
 
 /**
  * A graphql-transport-ws client that keeps every frame the server sent as the exact text it
@@ -33,8 +35,9 @@ export class RawClient {
     return client;
   }
 
-  subscribe(id: string, query: string, variables: Record<string, unknown>): void {
-    this.socket.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables } }));
+  subscribe(id: string, query: string | DocumentNode, variables: Record<string, unknown>): void {
+    const payload = { query: sourceOf(query), variables };
+    this.socket.send(JSON.stringify({ id, type: "subscribe", payload }));
   }
 
   /** The frames for subscription `id` of this type, as sent. */

@@ -2,10 +2,11 @@ import http from "node:http";
 import net from "node:net";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { startChildServer, type ChildServer } from "../helpers/child";
-import { Collector, waitForChannel, wsClient } from "../helpers/client";
-import { createDirect, MESSAGE_ADDED, SEND_MESSAGE } from "../helpers/operations";
+import { MessageAddedDocument, SendMessageDocument } from "../gql/graphql";
+import { Collector, sourceOf, waitForChannel, wsClient } from "../helpers/client";
+import { eventually } from "../helpers/eventually";
+import { createDirect } from "../helpers/operations";
 import { testUser } from "../helpers/tokens";
-import { eventually } from "./support";
 
 /** True once nothing accepts connections on the port any more. */
 const refusing = (port: number) =>
@@ -39,12 +40,12 @@ describe("SIGTERM", () => {
     const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
     const conversation = await createDirect(server.url, alice, bob, "drain");
     const ws = wsClient(server.wsUrl, bob.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageAddedDocument, { conversationId: conversation.id });
     await waitForChannel(`${env.REDIS_PREFIX}conversation:${conversation.id}:message-added`);
 
     // A request the server has received (it answered 100 Continue) but whose body is still to come.
     const body = JSON.stringify({
-      query: SEND_MESSAGE,
+      query: sourceOf(SendMessageDocument),
       variables: { input: { conversationId: conversation.id, text: "sent while draining" } },
     });
     const { port } = new URL(server.url);
@@ -82,7 +83,7 @@ describe("SIGTERM", () => {
     // The client reconnects to another instance with its last seq and misses nothing.
     const lastSeq = sub.values.at(-1)?.messageAdded.seq ?? 0;
     const again = wsClient(other.wsUrl, bob.token);
-    const resumed = new Collector(again.client, MESSAGE_ADDED, {
+    const resumed = new Collector(again.client, MessageAddedDocument, {
       conversationId: conversation.id,
       afterSeq: lastSeq,
     });

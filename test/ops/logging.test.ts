@@ -6,12 +6,11 @@ import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/core/logger";
 import { ormConfig } from "../../src/core/orm";
 import { testEnv } from "../helpers/app";
+import { MeDocument, SearchMessagesDocument } from "../gql/graphql";
 import { gql, gqlOk } from "../helpers/client";
 import { testDatabaseUrl } from "../helpers/env";
+import { LogCapture } from "../helpers/logs";
 import { testUser, type TestUser } from "../helpers/tokens";
-import { LogCapture } from "./support";
-
-const SEARCH = `query($query: String!) { searchMessages(query: $query) { edges { node { id } } } }`;
 
 /** A word nobody else logs, to look for in every line. */
 const secretWord = () => `zq${randomUUID().replace(/-/g, "")}`;
@@ -34,7 +33,7 @@ describe("Logs of database errors", () => {
     beforeAll(async () => {
       ({ app, url } = await startApp({ DATABASE_STATEMENT_TIMEOUT_MS: "300" }, logs));
       alice = await testUser("alice");
-      await gqlOk(url, `{ me { id } }`, {}, alice.token);
+      await gqlOk(url, MeDocument, {}, alice.token);
     });
     afterAll(async () => {
       await app?.stop();
@@ -48,7 +47,12 @@ describe("Logs of database errors", () => {
       try {
         await locker.query("begin");
         await locker.query("lock table message in access exclusive mode");
-        const result = await gql(url, SEARCH, { query: `${word} other words` }, alice.token);
+        const result = await gql(
+          url,
+          SearchMessagesDocument,
+          { query: `${word} other words` },
+          alice.token,
+        );
         expect(result.errors?.[0]?.extensions?.code).toBe("UNAVAILABLE");
       } finally {
         await locker.query("rollback").catch(() => {});
@@ -80,7 +84,7 @@ describe("Logs of database errors", () => {
         logs,
       ));
       alice = await testUser("alice");
-      await gqlOk(url, `{ me { id } }`, {}, alice.token);
+      await gqlOk(url, MeDocument, {}, alice.token);
     });
     afterAll(async () => {
       await app?.stop();
@@ -90,7 +94,7 @@ describe("Logs of database errors", () => {
       const word = secretWord();
       const held = await app.services.orm.em.getConnection().getKnex().transaction();
       try {
-        const result = await gql(url, SEARCH, { query: word }, alice.token);
+        const result = await gql(url, SearchMessagesDocument, { query: word }, alice.token);
         expect(result.errors?.[0]?.extensions?.code).toBe("UNAVAILABLE");
       } finally {
         await held.rollback();

@@ -5,7 +5,8 @@ import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/core/logger";
 import { migrationsList } from "../../src/migrations";
 import { testEnv } from "../helpers/app";
-import { createDatabase, LogCapture, query } from "./support";
+import { createDatabase, query } from "../helpers/database";
+import { LogCapture } from "../helpers/logs";
 
 const ROOT = path.join(__dirname, "..", "..");
 const ALL = migrationsList.map((m) => m.name);

@@ -3,12 +3,16 @@ import WebSocket from "ws";
 import { Redis } from "ioredis";
 import { createClient } from "graphql-ws";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
+import { AddParticipantsDocument } from "../gql/graphql";
+import { ChannelListener } from "../helpers/channels";
 import { gqlOk } from "../helpers/client";
+import { createDatabase, query } from "../helpers/database";
+import { eventually } from "../helpers/eventually";
 import { createDirect, createGroup, sendText } from "../helpers/operations";
+import { RedisServer } from "../helpers/redis-server";
 import { testUser, type TestUser } from "../helpers/tokens";
 import { ConfigError, loadConfig } from "../../src/config";
 import type { MessageCreatedEvent } from "../../src/modules/notifications/notification.events";
-import { ChannelListener, createDatabase, eventually, query, RedisServer } from "./support";
 
 const sorted = (ids: readonly string[] | null) => [...(ids ?? [])].sort();
 
@@ -109,8 +113,8 @@ describe("Notifications: events:message.created through the outbox", () => {
       const dave = await testUser("dave");
       await gqlOk(
         a.url,
-        `mutation($id: ID!, $ids: [ID!]!) { addParticipants(conversationId: $id, userIds: $ids) { id } }`,
-        { id: group.id, ids: [dave.id] },
+        AddParticipantsDocument,
+        { conversationId: group.id, userIds: [dave.id] },
         alice.token,
       );
       // Events go out in order, so once the last one is here every earlier one is too.

@@ -3,10 +3,19 @@ import { buildApp, type App } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/core/logger";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { Collector, codeOf, gql, waitForChannel, wsClient } from "../helpers/client";
-import { createDirect, MESSAGE_ADDED, SEND_MESSAGE, sendText } from "../helpers/operations";
+import {
+  MeDocument,
+  MessageAddedDocument,
+  SearchMessagesDocument,
+  SendMessageDocument,
+} from "../gql/graphql";
+import { Collector, codeOf, gql, sourceOf, waitForChannel, wsClient } from "../helpers/client";
+import { createDatabase } from "../helpers/database";
+import { eventually } from "../helpers/eventually";
+import { LogCapture } from "../helpers/logs";
+import { createDirect, sendText } from "../helpers/operations";
+import { RedisServer } from "../helpers/redis-server";
 import { testUser } from "../helpers/tokens";
-import { createDatabase, eventually, LogCapture, RedisServer } from "./support";
 
 const origin = (url: string) => new URL(url).origin;
 
@@ -114,14 +123,16 @@ describe("Operations", () => {
       ]);
       const conversation = await createDirect(a.url, alice, bob, "metrics");
       const ws = wsClient(a.wsUrl, bob.token);
-      const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+      const sub = new Collector(ws.client, MessageAddedDocument, {
+        conversationId: conversation.id,
+      });
       await waitForChannel(`${env.REDIS_PREFIX}conversation:${conversation.id}:message-added`);
       await sendText(a.url, alice, conversation.id, "measured");
       await sub.take(1);
 
-      expect(codeOf(await gql(a.url, "{ me { id } }"))).toBe("UNAUTHENTICATED");
+      expect(codeOf(await gql(a.url, MeDocument))).toBe("UNAUTHENTICATED");
       const intruder = wsClient(a.wsUrl, mallory.token);
-      const refused = new Collector(intruder.client, MESSAGE_ADDED, {
+      const refused = new Collector(intruder.client, MessageAddedDocument, {
         conversationId: conversation.id,
       });
       await refused.ended();
@@ -180,8 +191,8 @@ describe("Operations", () => {
           "x-request-id": "ops-log-1",
         },
         body: JSON.stringify({
-          query: SEND_MESSAGE.replace("mutation(", "mutation Send("),
-          operationName: "Send",
+          query: sourceOf(SendMessageDocument),
+          operationName: "SendMessage",
           variables: { input: { conversationId: conversation.id, text: secret } },
         }),
       });
@@ -192,20 +203,17 @@ describe("Operations", () => {
       const anonymous = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ query: "{ me { id } }" }),
+        body: JSON.stringify({ query: sourceOf(MeDocument) }),
       });
       const generated = anonymous.headers.get("x-request-id");
       expect(generated).toMatch(/^[0-9a-f-]{36}$/);
 
       // A bad token, and text in a query string, reach the server but not the log.
       const forged = `${bob.token.slice(0, -4)}AAAA`;
-      expect(codeOf(await gql(url, "{ me { id } }", {}, forged))).toBe("UNAUTHENTICATED");
+      expect(codeOf(await gql(url, MeDocument, {}, forged))).toBe("UNAUTHENTICATED");
       const search = new URL(url);
-      search.searchParams.set(
-        "query",
-        "query($q: String!) { searchMessages(query: $q) { edges { cursor } } }",
-      );
-      search.searchParams.set("variables", JSON.stringify({ q: secret }));
+      search.searchParams.set("query", sourceOf(SearchMessagesDocument));
+      search.searchParams.set("variables", JSON.stringify({ query: secret }));
       await fetch(search, {
         headers: { authorization: `Bearer ${bob.token}`, "apollo-require-preflight": "1" },
       });
@@ -214,13 +222,9 @@ describe("Operations", () => {
       jest
         .spyOn(app.services.messages, "search")
         .mockRejectedValueOnce(new Error("search index exploded"));
-      const failed = await gql(
-        url,
-        `query($q: String!) { searchMessages(query: $q) { edges { cursor } } }`,
-        { q: secret },
-        bob.token,
-        { "x-request-id": "ops-log-2" },
-      );
+      const failed = await gql(url, SearchMessagesDocument, { query: secret }, bob.token, {
+        "x-request-id": "ops-log-2",
+      });
       expect(codeOf(failed)).toBe("INTERNAL_SERVER_ERROR");
       expect(JSON.stringify(failed)).not.toContain("exploded");
 
@@ -230,7 +234,7 @@ describe("Operations", () => {
       await new Promise<void>((resolve, reject) =>
         ws.client.subscribe(
           {
-            query: SEND_MESSAGE,
+            query: sourceOf(SendMessageDocument),
             variables: { input: { conversationId: conversation.id, text: viaWs } },
           },
           { next: () => {}, error: reject, complete: resolve },
@@ -249,7 +253,7 @@ describe("Operations", () => {
         method: "POST",
         path: "/graphql",
         status: 200,
-        operationName: "Send",
+        operationName: "SendMessage",
         userId: alice.id,
       });
       expect(requests.find((e) => e.requestId === generated)).toMatchObject({ status: 401 });

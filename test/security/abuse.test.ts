@@ -1,6 +1,15 @@
 import WebSocket from "ws";
-import { codeOf, Collector, gql, gqlOk, waitForChannel, wsClient } from "../helpers/client";
-import { createDirect, MESSAGE_ADDED, SEND_MESSAGE, sendText } from "../helpers/operations";
+import { MessageAddedDocument, SendMessageDocument } from "../gql/graphql";
+import {
+  codeOf,
+  Collector,
+  gql,
+  gqlOk,
+  sourceOf,
+  waitForChannel,
+  wsClient,
+} from "../helpers/client";
+import { createDirect, sendText } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
 
@@ -75,7 +84,7 @@ describe("Abuse", () => {
       for (const text of ["x".repeat(10_000), "\u{1F600}".repeat(5001), "\uD83D".repeat(10_000)]) {
         const result = await gql(
           app.url,
-          SEND_MESSAGE,
+          SendMessageDocument,
           { input: { conversationId, text } },
           alice.token,
         );
@@ -85,7 +94,7 @@ describe("Abuse", () => {
       // 5000 characters, emoji counting one each, are fine.
       const max = await gql(
         app.url,
-        SEND_MESSAGE,
+        SendMessageDocument,
         { input: { conversationId, text: "\u{1F600}".repeat(5000) } },
         alice.token,
       );
@@ -100,7 +109,7 @@ describe("Abuse", () => {
       }));
       const result = await gql(
         app.url,
-        SEND_MESSAGE,
+        SendMessageDocument,
         { input: { conversationId, attachments } },
         alice.token,
       );
@@ -314,7 +323,7 @@ describe("Abuse", () => {
       const frame = JSON.stringify({
         type: "subscribe",
         id: "same",
-        payload: { query: MESSAGE_ADDED, variables: { conversationId } },
+        payload: { query: sourceOf(MessageAddedDocument), variables: { conversationId } },
       });
       for (let i = 0; i < 50; i++) s.socket.send(frame);
       expect(await s.closed).toEqual({ code: 4409, reason: "Subscriber for same already exists" });
@@ -354,7 +363,10 @@ describe("Abuse", () => {
           JSON.stringify({
             type: "subscribe",
             id,
-            payload: { query: MESSAGE_ADDED, variables: { conversationId, afterSeq } },
+            payload: {
+              query: sourceOf(MessageAddedDocument),
+              variables: { conversationId, afterSeq },
+            },
           }),
         );
       for (let i = 0; i < count - 1; i++) subscribe(`s${i}`);
@@ -392,7 +404,10 @@ describe("Abuse", () => {
       expect((await s.closed).code).toBe(1000);
       // The conversation still delivers to a fresh subscriber.
       const ws = wsClient(app.wsUrl, bob.token);
-      const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId, afterSeq: sent.seq });
+      const sub = new Collector(ws.client, MessageAddedDocument, {
+        conversationId,
+        afterSeq: sent.seq,
+      });
       await waitForChannel(`${env.REDIS_PREFIX}conversation:${conversationId}:message-added`);
       const later = await sendText(app.url, alice, conversationId, "still working");
       expect((await sub.take(1))[0].messageAdded.id).toBe(later.id);

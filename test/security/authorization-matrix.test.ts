@@ -11,17 +11,18 @@ import { getSchema } from "../../src/schema";
 import {
   codeOf,
   Collector,
+  connected,
   gql,
   gqlOk,
+  subscriptionCodes,
   waitForChannel,
   wsClient,
   type GraphQLResponse,
   type WsClient,
 } from "../helpers/client";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
+import { createDirect, createGroup, sendText, signIn } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
-import { connected, signIn, subscriptionCodes } from "../safety/support";
 
 /**
  * Every root field, called by mallory, who is in neither of alice and bob's conversations, and

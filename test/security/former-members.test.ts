@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { codeOf, gql, gqlOk, type GraphQLResponse } from "../helpers/client";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
+import { createDirect, createGroup, sendText, signIn } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
-import { signIn } from "../safety/support";
 
 /**
  * What a member who was removed (carol) or who left (erin) can still reach of a group: nothing of

@@ -5,7 +5,7 @@ import {
   type ConnectionState,
 } from "../../src/server/connection-lifecycle";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { eventually } from "../ops/support";
+import { eventually } from "../helpers/eventually";
 import { testUser } from "../helpers/tokens";
 
 /** A socket as far as the lifecycle goes: it only ever closes one, with a code. */

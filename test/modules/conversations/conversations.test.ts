@@ -1,10 +1,17 @@
-import { codeOf, gql, gqlOk } from "../helpers/client";
-import { CREATE_CONVERSATION, createDirect, createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
+import {
+  ConversationDocument,
+  CreateConversationDocument,
+  MeDocument,
+  type CreateConversationInput,
+} from "../../gql/graphql";
+import { codeOf, gql, gqlOk } from "../../helpers/client";
+import { createDirect, createGroup, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
-const CONVERSATION = `query($id: ID!) {
-  conversation(id: $id) { id kind title subject lastSeq participants { role user { id } } }
+/** Participants exactly as `{ role, user: { id } }`: CreateConversation selects displayName too. */
+const CREATE_CONVERSATION = `mutation($input: CreateConversationInput!) {
+  createConversation(input: $input) { id kind title subject lastSeq participants { role user { id } } }
 }`;
 
 const CONVERSATIONS = `query($first: Int, $after: String) {
@@ -27,8 +34,8 @@ const INBOX = `{
   }
 }`;
 
-const create = (app: TestApp, user: TestUser, input: Record<string, unknown>) =>
-  gql(app.url, CREATE_CONVERSATION, { input }, user.token);
+const create = (app: TestApp, user: TestUser, input: CreateConversationInput) =>
+  gql(app.url, CreateConversationDocument, { input }, user.token);
 
 describe("Mutation.createConversation", () => {
   let app: TestApp;
@@ -99,7 +106,7 @@ describe("Mutation.createConversation", () => {
   });
 
   it("should refuse a DIRECT conversation with no other user, two others, or a title with BAD_USER_INPUT", async () => {
-    const cases: Array<[Record<string, unknown>, string]> = [
+    const cases: Array<[CreateConversationInput, string]> = [
       [{ kind: "DIRECT", participantIds: [] }, "participantIds"],
       [{ kind: "DIRECT", participantIds: [alice.id] }, "participantIds"],
       [{ kind: "DIRECT", participantIds: [bob.id, carol.id] }, "participantIds"],
@@ -117,7 +124,7 @@ describe("Mutation.createConversation", () => {
   it("should make the creator of a GROUP its OWNER and everyone else a MEMBER", async () => {
     const data = await gqlOk(
       app.url,
-      CREATE_CONVERSATION,
+      CreateConversationDocument,
       { input: { kind: "GROUP", participantIds: [bob.id, carol.id, bob.id], title: "Trip" } },
       alice.token,
     );
@@ -151,21 +158,21 @@ describe("Query.conversation", () => {
   it("should return a conversation to its participants", async () => {
     const { id } = await createDirect(app.url, alice, bob, "seen");
     for (const user of [alice, bob]) {
-      const data = await gqlOk(app.url, CONVERSATION, { id }, user.token);
+      const data = await gqlOk(app.url, ConversationDocument, { id }, user.token);
       expect(data.conversation).toMatchObject({ id, kind: "DIRECT", subject: "seen" });
     }
   });
 
   it("should answer NOT_FOUND with a null conversation to a user who is not a participant", async () => {
     const { id } = await createDirect(app.url, alice, bob, "private");
-    const result = await gql(app.url, CONVERSATION, { id }, mallory.token);
+    const result = await gql(app.url, ConversationDocument, { id }, mallory.token);
     expect(codeOf(result)).toBe("NOT_FOUND");
     expect(result.data).toEqual({ conversation: null });
 
     // Exactly what an id that does not exist at all gets: no hint either way.
     const unknown = await gql(
       app.url,
-      CONVERSATION,
+      ConversationDocument,
       { id: "00000000-0000-4000-8000-000000000000" },
       mallory.token,
     );
@@ -174,7 +181,7 @@ describe("Query.conversation", () => {
   });
 
   it("should refuse an id that is not a uuid with BAD_USER_INPUT", async () => {
-    const result = await gql(app.url, CONVERSATION, { id: "not-a-uuid" }, alice.token);
+    const result = await gql(app.url, ConversationDocument, { id: "not-a-uuid" }, alice.token);
     expect(codeOf(result)).toBe("BAD_USER_INPUT");
     expect(result.errors?.[0]?.extensions?.field).toBe("id");
   });
@@ -300,7 +307,7 @@ describe("Query.conversations statement count", () => {
   /** Runs the inbox query after a warm-up request, and returns its data and statement count. */
   async function measure(user: TestUser) {
     // The first request of a token upserts app_user: keep that out of the count.
-    await gqlOk(app.url, `{ me { id } }`, {}, user.token);
+    await gqlOk(app.url, MeDocument, {}, user.token);
     app.statements.length = 0;
     const data = await gqlOk(app.url, INBOX, {}, user.token);
     return { edges: data.conversations.edges, statements: [...app.statements] };

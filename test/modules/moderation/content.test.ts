@@ -1,9 +1,14 @@
-import { codeOf, gql, gqlOk } from "../helpers/client";
-import { createDirect, SEND_MESSAGE, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
+import {
+  ConversationDocument,
+  EditMessageDocument,
+  SendMessageDocument,
+  type SendMessageInput,
+} from "../../gql/graphql";
+import { codeOf, gql, gqlOk } from "../../helpers/client";
+import { createDirect, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
-const EDIT = `mutation($id: ID!, $text: String!) { editMessage(id: $id, text: $text) { id text } }`;
 const image = (url: string) => ({ mediaId: "m1", url, mimeType: "image/png" });
 
 describe("Content rules", () => {
@@ -19,17 +24,11 @@ describe("Content rules", () => {
   let bob: TestUser;
   let conversationId: string;
 
-  const send = (input: Record<string, unknown>, from = alice) =>
-    gql(app.url, SEND_MESSAGE, { input: { conversationId, ...input } }, from.token);
+  const send = (input: Partial<SendMessageInput>, from = alice) =>
+    gql(app.url, SendMessageDocument, { input: { conversationId, ...input } }, from.token);
   const lastSeq = async () =>
-    (
-      await gqlOk(
-        app.url,
-        `query($id: ID!) { conversation(id: $id) { lastSeq } }`,
-        { id: conversationId },
-        alice.token,
-      )
-    ).conversation.lastSeq as number;
+    (await gqlOk(app.url, ConversationDocument, { id: conversationId }, alice.token)).conversation!
+      .lastSeq;
 
   beforeAll(async () => {
     app = await startTestApp(env);
@@ -147,7 +146,12 @@ describe("Content rules", () => {
         ["buy now", "pattern"],
         ["https://evil.example", "domain"],
       ]) {
-        const result = await gql(app.url, EDIT, { id: message.id, text }, alice.token);
+        const result = await gql(
+          app.url,
+          EditMessageDocument,
+          { id: message.id, text },
+          alice.token,
+        );
         expect({ text, code: codeOf(result), rule: result.errors?.[0]?.extensions?.rule }).toEqual({
           text,
           code: "CONTENT_REJECTED",
@@ -156,7 +160,7 @@ describe("Content rules", () => {
       }
       const fine = await gqlOk(
         app.url,
-        EDIT,
+        EditMessageDocument,
         { id: message.id, text: "a classy edit" },
         alice.token,
       );
@@ -170,7 +174,7 @@ describe("Content rules", () => {
       const other = await testUser("other");
       const { id } = await createDirect(app.url, flooder, other, "flood");
       const sendAs = (text: string) =>
-        gql(app.url, SEND_MESSAGE, { input: { conversationId: id, text } }, flooder.token);
+        gql(app.url, SendMessageDocument, { input: { conversationId: id, text } }, flooder.token);
       expect((await sendAs("Same old line")).errors).toBeUndefined();
       expect((await sendAs("same old line")).errors).toBeUndefined();
       const third = await sendAs("SAME OLD LINE");
@@ -182,7 +186,7 @@ describe("Content rules", () => {
       for (let i = 0; i < 2; i++) {
         const fromOther = await gql(
           app.url,
-          SEND_MESSAGE,
+          SendMessageDocument,
           { input: { conversationId: id, text: "same old line" } },
           other.token,
         );

@@ -1,9 +1,13 @@
-import { codeOf, Collector, gql, gqlOk, waitForChannel, wsClient } from "../helpers/client";
-import { createDirect, MESSAGE_ADDED, SEND_MESSAGE, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, uid, type TestUser } from "../helpers/tokens";
-
-const LAST_SEQ = `query($id: ID!) { conversation(id: $id) { lastSeq } }`;
+import {
+  ConversationDocument,
+  MessageAddedDocument,
+  SendMessageDocument,
+  type SendMessageInput,
+} from "../../gql/graphql";
+import { codeOf, Collector, gql, gqlOk, waitForChannel, wsClient } from "../../helpers/client";
+import { createDirect, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, uid, type TestUser } from "../../helpers/tokens";
 
 const PAGE_FIELDS = `edges { cursor node { id seq text } }
   pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
@@ -49,10 +53,10 @@ describe("Mutation.sendMessage", () => {
   let mallory: TestUser;
   let conversationId: string;
 
-  const send = (user: TestUser, input: Record<string, unknown>) =>
-    gql(app.url, SEND_MESSAGE, { input: { conversationId, ...input } }, user.token);
+  const send = (user: TestUser, input: Partial<SendMessageInput>) =>
+    gql(app.url, SendMessageDocument, { input: { conversationId, ...input } }, user.token);
   const lastSeq = async (id = conversationId) =>
-    (await gqlOk(app.url, LAST_SEQ, { id }, alice.token)).conversation.lastSeq as number;
+    (await gqlOk(app.url, ConversationDocument, { id }, alice.token)).conversation!.lastSeq;
 
   beforeAll(async () => {
     app = await startTestApp(env);
@@ -72,7 +76,7 @@ describe("Mutation.sendMessage", () => {
 
   it("should return the stored message for a retry with the same clientMessageId, store it once and deliver it once", async () => {
     const ws = wsClient(app.wsUrl, bob.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId });
+    const sub = new Collector(ws.client, MessageAddedDocument, { conversationId });
     await waitForChannel(`${env.REDIS_PREFIX}conversation:${conversationId}:message-added`);
 
     const first = await send(alice, { text: "hello", clientMessageId: "cm-1" });
@@ -112,7 +116,7 @@ describe("Mutation.sendMessage", () => {
     const other = await createDirect(app.url, alice, bob, "elsewhere");
     const result = await gql(
       app.url,
-      SEND_MESSAGE,
+      SendMessageDocument,
       { input: { conversationId: other.id, text: "there", clientMessageId: "cm-conflict" } },
       alice.token,
     );
@@ -150,7 +154,7 @@ describe("Mutation.sendMessage", () => {
   it("should refuse a conversationId that is not a uuid with BAD_USER_INPUT", async () => {
     const result = await gql(
       app.url,
-      SEND_MESSAGE,
+      SendMessageDocument,
       { input: { conversationId: "nope", text: "hi" } },
       alice.token,
     );
@@ -242,8 +246,8 @@ describe("Query.messages", () => {
   });
 
   it("should give the conversation lastSeq 250, one seq per message sent", async () => {
-    const data = await gqlOk(app.url, LAST_SEQ, { id: conversationId }, alice.token);
-    expect(data.conversation.lastSeq).toBe(TOTAL);
+    const data = await gqlOk(app.url, ConversationDocument, { id: conversationId }, alice.token);
+    expect(data.conversation!.lastSeq).toBe(TOTAL);
   });
 
   it("should return the newest page for last: 50, with an earlier page to come", async () => {

@@ -1,13 +1,14 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { codeOf, gql, gqlOk } from "../helpers/client";
-import { CREATE_CONVERSATION } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
-
-const ADD = `mutation($id: ID!, $users: [ID!]!) {
-  addParticipants(conversationId: $id, userIds: $users) { participants { user { id } } }
-}`;
+import {
+  AddParticipantsDocument,
+  ConversationsDocument,
+  CreateConversationDocument,
+  type CreateConversationInput,
+} from "../../gql/graphql";
+import { codeOf, gql, gqlOk } from "../../helpers/client";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 interface PolicyCall {
   method: string;
@@ -33,8 +34,8 @@ describe("Eligibility policy (CHAT_POLICY_URL)", () => {
   let calls: PolicyCall[] = [];
   let answer: Answer = allow;
 
-  const create = (by: TestUser, input: Record<string, unknown>) =>
-    gql(app.url, CREATE_CONVERSATION, { input }, by.token);
+  const create = (by: TestUser, input: CreateConversationInput) =>
+    gql(app.url, CreateConversationDocument, { input }, by.token);
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -121,7 +122,7 @@ describe("Eligibility policy (CHAT_POLICY_URL)", () => {
       },
     ]);
     // Nothing was created: bob's inbox is empty.
-    const inbox = await gqlOk(app.url, `{ conversations { edges { cursor } } }`, {}, bob.token);
+    const inbox = await gqlOk(app.url, ConversationsDocument, {}, bob.token);
     expect(inbox.conversations.edges).toEqual([]);
   });
 
@@ -177,7 +178,12 @@ describe("Eligibility policy (CHAT_POLICY_URL)", () => {
     calls = [];
 
     answer = deny("Dave has not booked this course");
-    const refused = await gql(app.url, ADD, { id: conversationId, users: [dave.id] }, alice.token);
+    const refused = await gql(
+      app.url,
+      AddParticipantsDocument,
+      { conversationId, userIds: [dave.id] },
+      alice.token,
+    );
     expect(refused.errors?.[0]).toMatchObject({
       message: "Dave has not booked this course",
       extensions: { code: "FORBIDDEN", reason: "POLICY_DENIED" },
@@ -186,8 +192,8 @@ describe("Eligibility policy (CHAT_POLICY_URL)", () => {
     answer = allow;
     const added = await gqlOk(
       app.url,
-      ADD,
-      { id: conversationId, users: [bob.id, erin.id] },
+      AddParticipantsDocument,
+      { conversationId, userIds: [bob.id, erin.id] },
       alice.token,
     );
     const ids = added.addParticipants.participants.map((p: any) => p.user.id);
@@ -226,9 +232,19 @@ describe("Eligibility policy (CHAT_POLICY_URL)", () => {
     });
     const id = created.data!.createConversation.id;
     calls = [];
-    const outsider = await gql(app.url, ADD, { id, users: [mallory.id] }, mallory.token);
+    const outsider = await gql(
+      app.url,
+      AddParticipantsDocument,
+      { conversationId: id, userIds: [mallory.id] },
+      mallory.token,
+    );
     expect(codeOf(outsider)).toBe("NOT_FOUND");
-    const member = await gql(app.url, ADD, { id, users: [mallory.id] }, bob.token);
+    const member = await gql(
+      app.url,
+      AddParticipantsDocument,
+      { conversationId: id, userIds: [mallory.id] },
+      bob.token,
+    );
     expect(codeOf(member)).toBe("FORBIDDEN");
     expect(member.errors?.[0]?.extensions?.reason).toBeUndefined();
     expect(calls).toEqual([]);
@@ -236,7 +252,11 @@ describe("Eligibility policy (CHAT_POLICY_URL)", () => {
 
   it("should return an existing DIRECT conversation without asking again", async () => {
     const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
-    const input = { kind: "DIRECT", participantIds: [bob.id], subject: "listing:9" };
+    const input: CreateConversationInput = {
+      kind: "DIRECT",
+      participantIds: [bob.id],
+      subject: "listing:9",
+    };
     const first = await create(alice, input);
     expect(calls).toHaveLength(1);
     // The policy would now refuse, but nothing new is being created.
@@ -245,7 +265,7 @@ describe("Eligibility policy (CHAT_POLICY_URL)", () => {
       [alice, [bob.id]],
       [bob, [alice.id]],
     ] as const) {
-      const again = await create(by, { ...input, participantIds: others });
+      const again = await create(by, { ...input, participantIds: [...others] });
       expect(again.errors).toBeUndefined();
       expect(again.data!.createConversation.id).toBe(first.data!.createConversation.id);
     }

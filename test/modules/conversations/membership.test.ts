@@ -1,27 +1,42 @@
-import { Collector, gql, gqlOk, waitForChannel, wsClient, type WsClient } from "../helpers/client";
-import { createDirect, createGroup, CREATE_CONVERSATION, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
+import {
+  AddParticipantsDocument,
+  ConversationDocument,
+  ConversationsDocument,
+  ConversationUpdatedDocument,
+  CreateConversationDocument,
+  EditMessageFullDocument,
+  LeaveConversationDocument,
+  MarkReadFullDocument,
+  MessageAddedFullDocument,
+  MessagesFullDocument,
+  MessageUpdatedFullDocument,
+  ReadReceiptDocument,
+  RemoveParticipantDocument,
+  SetParticipantRoleDocument,
+} from "../../gql/graphql";
+import { channels } from "../../helpers/channels";
+import {
+  Collector,
+  disposeAll,
+  expectError,
+  gql,
+  gqlOk,
+  waitForChannel,
+  wsClient,
+  type WsClient,
+} from "../../helpers/client";
 import {
   addParticipants,
-  channels,
-  CONVERSATION,
-  CONVERSATION_UPDATED,
   conversationOf,
-  disposeAll,
-  EDIT,
-  expectError,
-  LEAVE,
-  MARK_READ,
-  MESSAGE_ADDED_FULL,
-  MESSAGE_UPDATED,
-  MESSAGES,
+  createDirect,
+  createGroup,
   messagesOf,
-  READ_RECEIPT,
-  REMOVE_PARTICIPANT,
   roles,
+  sendText,
   setRole,
-} from "./support";
+} from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 const env = testEnv();
 const channel = channels(env.REDIS_PREFIX);
@@ -50,8 +65,9 @@ async function users(...prefixes: string[]) {
 }
 
 const remove = (by: TestUser, id: string, user: TestUser) =>
-  gql(a.url, REMOVE_PARTICIPANT, { conversationId: id, userId: user.id }, by.token);
-const leave = (user: TestUser, id: string) => gql(a.url, LEAVE, { conversationId: id }, user.token);
+  gql(a.url, RemoveParticipantDocument, { conversationId: id, userId: user.id }, by.token);
+const leave = (user: TestUser, id: string) =>
+  gql(a.url, LeaveConversationDocument, { conversationId: id }, user.token);
 
 /** The conversation's newest message, which a membership change makes a SYSTEM notice. */
 async function lastMessage(user: TestUser, id: string) {
@@ -65,8 +81,8 @@ describe("Mutation.addParticipants", () => {
     const group = await createGroup(a.url, alice, [bob]);
     await gqlOk(
       a.url,
-      `mutation($c: ID!, $u: ID!) { setParticipantRole(conversationId: $c, userId: $u, role: ADMIN) { id } }`,
-      { c: group.id, u: bob.id },
+      SetParticipantRoleDocument,
+      { conversationId: group.id, userId: bob.id, role: "ADMIN" },
       alice.token,
     );
 
@@ -109,9 +125,9 @@ describe("Mutation.addParticipants", () => {
     const group = await createGroup(a.url, alice, [bob]);
     await sendText(a.url, bob, group.id, "before carol");
 
-    const bobInbox = new Collector(connect(b, bob), CONVERSATION_UPDATED);
-    const carolInbox = new Collector(connect(b, carol), CONVERSATION_UPDATED);
-    const bobMessages = new Collector(connect(b, bob), MESSAGE_ADDED_FULL, {
+    const bobInbox = new Collector(connect(b, bob), ConversationUpdatedDocument);
+    const carolInbox = new Collector(connect(b, carol), ConversationUpdatedDocument);
+    const bobMessages = new Collector(connect(b, bob), MessageAddedFullDocument, {
       conversationId: group.id,
     });
     await Promise.all([
@@ -122,8 +138,8 @@ describe("Mutation.addParticipants", () => {
 
     const added = await gqlOk(
       a.url,
-      `mutation($c: ID!, $u: [ID!]!) { addParticipants(conversationId: $c, userIds: $u) { lastSeq } }`,
-      { c: group.id, u: [carol.id] },
+      AddParticipantsDocument,
+      { conversationId: group.id, userIds: [carol.id] },
       alice.token,
     );
     expect(added.addParticipants.lastSeq).toBe(2);
@@ -158,13 +174,13 @@ describe("Mutation.addParticipants", () => {
     await sendText(a.url, alice, group.id, "before dave 1");
     await sendText(a.url, bob, group.id, "before dave 2");
 
-    const inbox = new Collector(connect(b, dave), MESSAGE_ADDED_FULL, {});
+    const inbox = new Collector(connect(b, dave), MessageAddedFullDocument, {});
     await waitForChannel(channel.membership(dave.id));
 
     await gqlOk(
       a.url,
-      `mutation($c: ID!, $u: [ID!]!) { addParticipants(conversationId: $c, userIds: $u) { id } }`,
-      { c: group.id, u: [dave.id] },
+      AddParticipantsDocument,
+      { conversationId: group.id, userIds: [dave.id] },
       alice.token,
     );
     // Read at once, before anything else is sent: nothing from before they joined counts.
@@ -202,7 +218,7 @@ describe("Mutation.addParticipants", () => {
     const group = await createGroup(a.url, alice, [bob, carol]);
     await sendText(a.url, bob, group.id, "one");
     await sendText(a.url, bob, group.id, "two");
-    const inbox = new Collector(connect(b, carol), MESSAGE_ADDED_FULL, {});
+    const inbox = new Collector(connect(b, carol), MessageAddedFullDocument, {});
     await Promise.all([
       waitForChannel(channel.membership(carol.id)),
       waitForChannel(channel.messageAdded(group.id)),
@@ -239,7 +255,7 @@ describe("Mutation.addParticipants", () => {
       const [alice, bob, carol, dave, erin] = await users("alice", "bob", "carol", "dave", "erin");
       const tooMany = await gql(
         small.url,
-        CREATE_CONVERSATION,
+        CreateConversationDocument,
         { input: { kind: "GROUP", participantIds: [bob.id, carol.id, dave.id], title: "Big" } },
         alice.token,
       );
@@ -254,11 +270,12 @@ describe("Mutation.addParticipants", () => {
       expectError(await addParticipants(small.url, alice, group.id, [dave]), "BAD_USER_INPUT");
 
       // Leaving frees a place.
-      expect((await gql(small.url, LEAVE, { conversationId: group.id }, carol.token)).data).toEqual(
-        {
-          leaveConversation: true,
-        },
-      );
+      expect(
+        (await gql(small.url, LeaveConversationDocument, { conversationId: group.id }, carol.token))
+          .data,
+      ).toEqual({
+        leaveConversation: true,
+      });
       expect((await addParticipants(small.url, alice, group.id, [erin])).errors).toBeUndefined();
       expect(Object.keys(roles(await conversationOf(small.url, alice, group.id))).sort()).toEqual(
         [alice.id, bob.id, erin.id].sort(),
@@ -302,8 +319,8 @@ describe("Mutation.removeParticipant", () => {
     const group = await createGroup(a.url, alice, [bob, carol]);
     await sendText(a.url, bob, group.id, "one");
 
-    const carolInbox = new Collector(connect(b, carol), CONVERSATION_UPDATED);
-    const bobInbox = new Collector(connect(b, bob), CONVERSATION_UPDATED);
+    const carolInbox = new Collector(connect(b, carol), ConversationUpdatedDocument);
+    const bobInbox = new Collector(connect(b, bob), ConversationUpdatedDocument);
     await Promise.all([
       waitForChannel(channel.conversationUpdated(carol.id)),
       waitForChannel(channel.conversationUpdated(bob.id)),
@@ -339,8 +356,8 @@ describe("Mutation.removeParticipant", () => {
   it("should deliver exactly one conversationUpdated to the removed member, and one to each who stays", async () => {
     const [alice, bob, carol] = await users("alice", "bob", "carol");
     const group = await createGroup(a.url, alice, [bob, carol]);
-    const carolInbox = new Collector(connect(b, carol), CONVERSATION_UPDATED);
-    const bobInbox = new Collector(connect(a, bob), CONVERSATION_UPDATED);
+    const carolInbox = new Collector(connect(b, carol), ConversationUpdatedDocument);
+    const bobInbox = new Collector(connect(a, bob), ConversationUpdatedDocument);
     await Promise.all([
       waitForChannel(channel.conversationUpdated(carol.id)),
       waitForChannel(channel.conversationUpdated(bob.id)),
@@ -368,12 +385,12 @@ describe("Mutation.removeParticipant", () => {
     // listens on the group's channels once, so two subscribers per channel means both listen.
     const onA = connect(a, carol);
     const onB = connect(b, carol);
-    const addedAll = new Collector(onA, MESSAGE_ADDED_FULL, {});
-    const updatedAll = new Collector(onA, MESSAGE_UPDATED, {});
-    const receiptsAll = new Collector(onA, READ_RECEIPT, {});
-    const addedOne = new Collector(onB, MESSAGE_ADDED_FULL, { conversationId: group.id });
-    const updatedOne = new Collector(onB, MESSAGE_UPDATED, { conversationId: group.id });
-    const receiptsOne = new Collector(onB, READ_RECEIPT, { conversationId: group.id });
+    const addedAll = new Collector(onA, MessageAddedFullDocument, {});
+    const updatedAll = new Collector(onA, MessageUpdatedFullDocument, {});
+    const receiptsAll = new Collector(onA, ReadReceiptDocument, {});
+    const addedOne = new Collector(onB, MessageAddedFullDocument, { conversationId: group.id });
+    const updatedOne = new Collector(onB, MessageUpdatedFullDocument, { conversationId: group.id });
+    const receiptsOne = new Collector(onB, ReadReceiptDocument, { conversationId: group.id });
     await Promise.all([
       waitForChannel(channel.messageAdded(group.id), 2),
       waitForChannel(channel.messageUpdated(group.id), 2),
@@ -395,12 +412,22 @@ describe("Mutation.removeParticipant", () => {
 
     // After the removal: a message, an edit and a read receipt in the group ...
     await sendText(a.url, alice, group.id, "after carol left");
-    await gqlOk(a.url, EDIT, { id: first.id, text: "first, edited" }, alice.token);
-    await gqlOk(a.url, MARK_READ, { conversationId: group.id }, bob.token);
+    await gqlOk(
+      a.url,
+      EditMessageFullDocument,
+      { id: first.id, text: "first, edited" },
+      alice.token,
+    );
+    await gqlOk(a.url, MarkReadFullDocument, { conversationId: group.id }, bob.token);
     // ... then a message, an edit and a receipt where carol still is.
     const mark = await sendText(a.url, alice, marker.id, "marker");
-    await gqlOk(a.url, EDIT, { id: mark.id, text: "marker, edited" }, alice.token);
-    await gqlOk(a.url, MARK_READ, { conversationId: marker.id }, carol.token);
+    await gqlOk(
+      a.url,
+      EditMessageFullDocument,
+      { id: mark.id, text: "marker, edited" },
+      alice.token,
+    );
+    await gqlOk(a.url, MarkReadFullDocument, { conversationId: marker.id }, carol.token);
 
     await addedAll.until(() => addedAll.values.some((v) => v.messageAdded.id === mark.id));
     await updatedAll.until(() => updatedAll.values.some((v) => v.messageUpdated.id === mark.id));
@@ -421,14 +448,12 @@ describe("Mutation.removeParticipant", () => {
     ]);
     expect(receiptsOne.values).toEqual([]);
 
-    expectError(await gql(a.url, CONVERSATION, { id: group.id }, carol.token), "NOT_FOUND");
-    expectError(await gql(a.url, MESSAGES, { conversationId: group.id }, carol.token), "NOT_FOUND");
-    const inbox = await gqlOk(
-      a.url,
-      `{ conversations { edges { node { id } } } }`,
-      {},
-      carol.token,
+    expectError(await gql(a.url, ConversationDocument, { id: group.id }, carol.token), "NOT_FOUND");
+    expectError(
+      await gql(a.url, MessagesFullDocument, { conversationId: group.id }, carol.token),
+      "NOT_FOUND",
     );
+    const inbox = await gqlOk(a.url, ConversationsDocument, {}, carol.token);
     expect(inbox.conversations.edges.map((e: any) => e.node.id)).toEqual([marker.id]);
   });
 });
@@ -443,8 +468,8 @@ describe("Mutation.leaveConversation", () => {
     await setRole(a.url, alice, group.id, bob, "ADMIN");
     const before = (await conversationOf(a.url, carol, group.id)).lastSeq;
 
-    const inbox = new Collector(connect(b, alice), CONVERSATION_UPDATED);
-    const heirInbox = new Collector(connect(b, carol), CONVERSATION_UPDATED);
+    const inbox = new Collector(connect(b, alice), ConversationUpdatedDocument);
+    const heirInbox = new Collector(connect(b, carol), ConversationUpdatedDocument);
     await Promise.all([
       waitForChannel(channel.conversationUpdated(alice.id)),
       waitForChannel(channel.conversationUpdated(carol.id)),
@@ -487,7 +512,7 @@ describe("Mutation.leaveConversation", () => {
     const forHeir = heirInbox.values.find((v) => v.conversationUpdated.id === group.id)!;
     expect(forHeir.conversationUpdated.viewerRole).toBe("OWNER");
     expect(forHeir.conversationUpdated.participants).toHaveLength(3);
-    expectError(await gql(a.url, CONVERSATION, { id: group.id }, alice.token), "NOT_FOUND");
+    expectError(await gql(a.url, ConversationDocument, { id: group.id }, alice.token), "NOT_FOUND");
     // The new owner has the owner's rights.
     expect((await remove(carol, group.id, bob)).errors).toBeUndefined();
   });
@@ -519,9 +544,12 @@ describe("Mutation.leaveConversation", () => {
     expect(roles(await conversationOf(a.url, bob, group.id))).toEqual({ [bob.id]: "OWNER" });
     expect((await leave(bob, group.id)).data).toEqual({ leaveConversation: true });
     for (const user of [alice, bob]) {
-      expectError(await gql(a.url, CONVERSATION, { id: group.id }, user.token), "NOT_FOUND");
       expectError(
-        await gql(a.url, MESSAGES, { conversationId: group.id }, user.token),
+        await gql(a.url, ConversationDocument, { id: group.id }, user.token),
+        "NOT_FOUND",
+      );
+      expectError(
+        await gql(a.url, MessagesFullDocument, { conversationId: group.id }, user.token),
         "NOT_FOUND",
       );
     }
@@ -539,7 +567,10 @@ describe("Mutation.leaveConversation", () => {
     await leave(alice, first.id);
     await leave(bob, first.id);
     for (const user of [alice, bob]) {
-      expectError(await gql(a.url, CONVERSATION, { id: first.id }, user.token), "NOT_FOUND");
+      expectError(
+        await gql(a.url, ConversationDocument, { id: first.id }, user.token),
+        "NOT_FOUND",
+      );
     }
     const second = await createDirect(a.url, bob, alice, "booking:1");
     expect(second.id).not.toBe(first.id);
@@ -552,7 +583,7 @@ describe("Mutation.setParticipantRole", () => {
   it("should let the OWNER make a MEMBER ADMIN and back, each with a ROLE_CHANGED SYSTEM message", async () => {
     const [alice, bob] = await users("alice", "bob");
     const group = await createGroup(a.url, alice, [bob]);
-    const inbox = new Collector(connect(b, bob), CONVERSATION_UPDATED);
+    const inbox = new Collector(connect(b, bob), ConversationUpdatedDocument);
     await waitForChannel(channel.conversationUpdated(bob.id));
     const promoted = await setRole(a.url, alice, group.id, bob, "ADMIN");
     expect(roles(promoted.data!.setParticipantRole)[bob.id]).toBe("ADMIN");

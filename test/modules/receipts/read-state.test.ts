@@ -1,18 +1,29 @@
-import { Collector, gql, gqlOk, waitForChannel, wsClient, type WsClient } from "../helpers/client";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
 import {
-  addParticipants,
-  channels,
-  conversationOf,
-  DELETE,
+  DeleteMessageFullDocument,
+  MarkReadFullDocument,
+  ReadReceiptDocument,
+} from "../../gql/graphql";
+import { channels } from "../../helpers/channels";
+import {
+  Collector,
   disposeAll,
   expectError,
-  MARK_READ,
+  gql,
+  gqlOk,
+  waitForChannel,
+  wsClient,
+  type WsClient,
+} from "../../helpers/client";
+import {
+  addParticipants,
+  conversationOf,
+  createDirect,
+  createGroup,
   messagesOf,
-  READ_RECEIPT,
-} from "./support";
+  sendText,
+} from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 const env = testEnv();
 const channel = channels(env.REDIS_PREFIX);
@@ -32,7 +43,7 @@ afterAll(async () => {
 const users = (...prefixes: string[]) => Promise.all(prefixes.map((p) => testUser(p)));
 
 function markRead(user: TestUser, conversationId: string, upToSeq?: number) {
-  return gql(app.url, MARK_READ, { conversationId, upToSeq }, user.token);
+  return gql(app.url, MarkReadFullDocument, { conversationId, upToSeq }, user.token);
 }
 
 /** The viewer's own read position, as the participants list shows it. */
@@ -127,9 +138,9 @@ describe("Conversation.unreadCount", () => {
 
     // Deleting an unread message takes it off the count; a read one changes nothing.
     const six = (await messagesOf(app.url, alice, group.id)).find((m: any) => m.seq === 6);
-    await gqlOk(app.url, DELETE, { id: six.id }, bob.token);
+    await gqlOk(app.url, DeleteMessageFullDocument, { id: six.id }, bob.token);
     expect(await unread(alice, group.id)).toBe(1);
-    await gqlOk(app.url, DELETE, { id: fromBob[0].id }, bob.token);
+    await gqlOk(app.url, DeleteMessageFullDocument, { id: fromBob[0].id }, bob.token);
     expect(await unread(alice, group.id)).toBe(1);
     expect(await unread(bob, group.id)).toBe(1);
   });
@@ -191,7 +202,7 @@ describe("Subscription.readReceipt", () => {
     await sendMany(alice, conversation.id, 3);
     const ws = wsClient(app.wsUrl, alice.token);
     sockets.push(ws);
-    const sub = new Collector(ws.client, READ_RECEIPT, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, ReadReceiptDocument, { conversationId: conversation.id });
     await waitForChannel(channel.readReceipt(conversation.id));
 
     await markRead(bob, conversation.id, 2);
@@ -224,7 +235,7 @@ describe("Subscription.readReceipt", () => {
 
     const ws = wsClient(app.wsUrl, bob.token);
     sockets.push(ws);
-    const sub = new Collector(ws.client, READ_RECEIPT, {});
+    const sub = new Collector(ws.client, ReadReceiptDocument, {});
     await Promise.all([
       waitForChannel(channel.readReceipt(one.id)),
       waitForChannel(channel.readReceipt(two.id)),

@@ -1,10 +1,10 @@
 import { Client } from "pg";
-import { gql, gqlOk } from "../helpers/client";
-import { createDirect, createGroup, SEND_MESSAGE, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testDatabaseUrl } from "../helpers/env";
-import { testUser, type TestUser } from "../helpers/tokens";
-import { messagesOf } from "./support";
+import { MeDocument, SendMessageDocument } from "../../gql/graphql";
+import { gql, gqlOk } from "../../helpers/client";
+import { createDirect, createGroup, messagesOf, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testDatabaseUrl } from "../../helpers/env";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 /**
  * sendMessage writes in one statement when nothing stands in the way, and falls back to
@@ -48,7 +48,7 @@ describe("Mutation.sendMessage in one statement", () => {
       await tx.query("select 1 from conversation where id = $1 for update", [conversationId]);
       const sending = gql(
         app.url,
-        SEND_MESSAGE,
+        SendMessageDocument,
         { input: { conversationId, text: "sent while the membership changed" } },
         sender.token,
       );
@@ -72,7 +72,7 @@ describe("Mutation.sendMessage in one statement", () => {
   it("should store a message, move the conversation and the read position, and write its event in one statement", async () => {
     const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
     const direct = await createDirect(app.url, alice, bob, "one statement");
-    await gqlOk(app.url, `{ me { id } }`, {}, alice.token);
+    await gqlOk(app.url, MeDocument, {}, alice.token);
     // The relay would add its own statements while we count.
     await app.app.services.notifications.stop();
     app.statements.length = 0;
@@ -143,7 +143,7 @@ describe("Mutation.sendMessage in one statement", () => {
         ["alice", "bob", "dave"].map((name) => testUser(name)),
       );
       const group = await createGroup(app.url, alice, [bob], "addition race");
-      await gqlOk(app.url, `{ me { id } }`, {}, dave.token);
+      await gqlOk(app.url, MeDocument, {}, dave.token);
       const result = await sendDuring(group.id, bob, async (tx) => {
         await tx.query(
           `insert into participant (conversation_id, user_id, role, joined_at, last_read_seq)

@@ -1,19 +1,17 @@
-import { gql, gqlOk } from "../helpers/client";
-import { CREATE_CONVERSATION, createDirect, createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, tokenFor, uid, type TestUser } from "../helpers/tokens";
-import { DELETE, expectError, REMOVE_PARTICIPANT } from "./support";
-
-const SEARCH = `query($query: String!, $conversationId: ID, $first: Int, $after: String) {
-  searchMessages(query: $query, conversationId: $conversationId, first: $first, after: $after) {
-    edges { cursor node { id conversationId seq text sender { id } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-
-const CONVERSATIONS = `query($search: String, $first: Int) {
-  conversations(search: $search, first: $first) { edges { node { id title subject } } }
-}`;
+import {
+  ConversationsDocument,
+  CreateConversationDocument,
+  DeleteMessageFullDocument,
+  LeaveConversationDocument,
+  MeDocument,
+  RemoveParticipantDocument,
+  SearchMessagesDocument,
+  type SearchMessagesQueryVariables,
+} from "../../gql/graphql";
+import { expectError, gql, gqlOk } from "../../helpers/client";
+import { createDirect, createGroup, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, tokenFor, uid, type TestUser } from "../../helpers/tokens";
 
 let app: TestApp;
 
@@ -26,12 +24,16 @@ afterAll(async () => {
 
 const users = (...prefixes: string[]) => Promise.all(prefixes.map((p) => testUser(p)));
 
-function search(user: TestUser, query: string, extra: Record<string, unknown> = {}) {
-  return gql(app.url, SEARCH, { query, ...extra }, user.token);
+function search(user: TestUser, query: string, extra: Partial<SearchMessagesQueryVariables> = {}) {
+  return gql(app.url, SearchMessagesDocument, { query, ...extra }, user.token);
 }
 
-async function found(user: TestUser, query: string, extra: Record<string, unknown> = {}) {
-  const data = await gqlOk(app.url, SEARCH, { query, ...extra }, user.token);
+async function found(
+  user: TestUser,
+  query: string,
+  extra: Partial<SearchMessagesQueryVariables> = {},
+) {
+  const data = await gqlOk(app.url, SearchMessagesDocument, { query, ...extra }, user.token);
   return data.searchMessages.edges.map((e: any) => e.node.text as string);
 }
 
@@ -74,7 +76,7 @@ describe("Query.searchMessages", () => {
     for (;;) {
       const data: any = await gqlOk(
         app.url,
-        SEARCH,
+        SearchMessagesDocument,
         { query: "needle", first: 2, after },
         bob.token,
       );
@@ -111,7 +113,7 @@ describe("Query.searchMessages", () => {
 
     await gqlOk(
       app.url,
-      REMOVE_PARTICIPANT,
+      RemoveParticipantDocument,
       { conversationId: group.id, userId: carol.id },
       alice.token,
     );
@@ -125,7 +127,7 @@ describe("Query.searchMessages", () => {
     const conversation = await createDirect(app.url, alice, bob, "search-deleted");
     const gone = await sendText(app.url, alice, conversation.id, "regrettable remark");
     await sendText(app.url, alice, conversation.id, "a kinder remark");
-    await gqlOk(app.url, DELETE, { id: gone.id }, alice.token);
+    await gqlOk(app.url, DeleteMessageFullDocument, { id: gone.id }, alice.token);
     expect(await found(bob, "remark")).toEqual(["a kinder remark"]);
     expect(await found(bob, "regrettable")).toEqual([]);
   });
@@ -144,21 +146,21 @@ describe("Query.conversations(search:)", () => {
     const zeldaId = uid("zelda");
     const zelda = { id: zeldaId, token: await tokenFor(zeldaId, { name: "Zelda Quartermaine" }) };
     const [bob, carol] = await users("bob", "carol");
-    for (const user of [zelda, bob, carol]) await gqlOk(app.url, `{ me { id } }`, {}, user.token);
+    for (const user of [zelda, bob, carol]) await gqlOk(app.url, MeDocument, {}, user.token);
 
     const kayak = await createGroup(app.url, alice, [bob], "Kayak trip");
     const listing = await gqlOk(
       app.url,
-      CREATE_CONVERSATION,
+      CreateConversationDocument,
       { input: { kind: "DIRECT", participantIds: [carol.id], subject: "listing:4242" } },
       alice.token,
     );
     const withZelda = await createDirect(app.url, alice, zelda, "booking:77");
 
     const ids = async (term: string) =>
-      (await gqlOk(app.url, CONVERSATIONS, { search: term }, alice.token)).conversations.edges.map(
-        (e: any) => e.node.id,
-      );
+      (
+        await gqlOk(app.url, ConversationsDocument, { search: term }, alice.token)
+      ).conversations.edges.map((e: any) => e.node.id);
     expect(await ids("kayak")).toEqual([kayak.id]);
     expect(await ids("listing:42")).toEqual([listing.createConversation.id]);
     expect(await ids("quarterm")).toEqual([withZelda.id]);
@@ -167,12 +169,7 @@ describe("Query.conversations(search:)", () => {
     expect(await ids("")).toEqual([withZelda.id, listing.createConversation.id, kayak.id]);
 
     // A participant who leaves no longer matches.
-    await gqlOk(
-      app.url,
-      `mutation($c: ID!) { leaveConversation(conversationId: $c) }`,
-      { c: withZelda.id },
-      zelda.token,
-    );
+    await gqlOk(app.url, LeaveConversationDocument, { conversationId: withZelda.id }, zelda.token);
     expect(await ids("zelda")).toEqual([]);
   });
 });

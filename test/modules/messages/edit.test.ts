@@ -1,18 +1,25 @@
-import { Collector, gql, gqlOk, waitForChannel, wsClient, type WsClient } from "../helpers/client";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
 import {
-  channels,
-  DELETE,
+  DeleteMessageFullDocument,
+  EditMessageFullDocument,
+  MessageUpdatedFullDocument,
+  SendMessageFullDocument,
+} from "../../gql/graphql";
+import { channels } from "../../helpers/channels";
+import {
+  Collector,
   disposeAll,
-  EDIT,
   expectError,
-  MESSAGE_UPDATED,
-  messagesOf,
-  SEND,
-  sql,
-} from "./support";
+  gql,
+  gqlOk,
+  waitForChannel,
+  wsClient,
+  type WsClient,
+} from "../../helpers/client";
+import { query } from "../../helpers/database";
+import { testDatabaseUrl } from "../../helpers/env";
+import { createDirect, createGroup, messagesOf, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 describe("Mutation.editMessage", () => {
   const env = testEnv();
@@ -34,21 +41,24 @@ describe("Mutation.editMessage", () => {
   });
 
   const edit = (user: TestUser, id: string, text: string) =>
-    gql(app.url, EDIT, { id, text }, user.token);
+    gql(app.url, EditMessageFullDocument, { id, text }, user.token);
 
   /** Makes a message look `minutes` old, as if it had been sent that long ago. */
   const age = (id: string, minutes: number) =>
-    sql(`update message set created_at = now() - make_interval(mins => $2) where id = $1`, [
-      id,
-      minutes,
-    ]);
+    query(
+      testDatabaseUrl(),
+      `update message set created_at = now() - make_interval(mins => $2) where id = $1`,
+      [id, minutes],
+    );
 
   it("should let the sender change the text, set editedAt and publish messageUpdated", async () => {
     const conversation = await createDirect(app.url, alice, bob, "edit-ok");
     const sent = await sendText(app.url, alice, conversation.id, "helo");
     const ws = wsClient(app.wsUrl, bob.token);
     sockets.push(ws);
-    const sub = new Collector(ws.client, MESSAGE_UPDATED, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageUpdatedFullDocument, {
+      conversationId: conversation.id,
+    });
     await waitForChannel(channel.messageUpdated(conversation.id));
 
     const result = await edit(alice, sent.id, "  hello  ");
@@ -56,7 +66,7 @@ describe("Mutation.editMessage", () => {
     const edited = result.data!.editMessage;
     expect(edited).toMatchObject({ id: sent.id, seq: sent.seq, text: "hello", kind: "TEXT" });
     expect(edited.deletedAt).toBeNull();
-    expect(new Date(edited.editedAt).getTime()).toBeGreaterThanOrEqual(
+    expect(new Date(edited.editedAt!).getTime()).toBeGreaterThanOrEqual(
       new Date(edited.createdAt).getTime(),
     );
 
@@ -94,7 +104,7 @@ describe("Mutation.editMessage", () => {
     const conversation = await createDirect(app.url, alice, bob, "edit-kinds");
     const image = await gqlOk(
       app.url,
-      SEND,
+      SendMessageFullDocument,
       {
         input: {
           conversationId: conversation.id,
@@ -108,7 +118,7 @@ describe("Mutation.editMessage", () => {
     expectError(await edit(alice, image.sendMessage.id, "a caption"), "BAD_USER_INPUT", "id");
 
     const gone = await sendText(app.url, alice, conversation.id, "oops");
-    await gqlOk(app.url, DELETE, { id: gone.id }, alice.token);
+    await gqlOk(app.url, DeleteMessageFullDocument, { id: gone.id }, alice.token);
     expectError(await edit(alice, gone.id, "never mind"), "BAD_USER_INPUT", "id");
   });
 
@@ -150,11 +160,18 @@ describe("Mutation.editMessage", () => {
       const conversation = await createDirect(strict.url, alice, bob, "no-edits");
       const sent = await sendText(strict.url, alice, conversation.id, "final");
       expectError(
-        await gql(strict.url, EDIT, { id: sent.id, text: "changed" }, alice.token),
+        await gql(
+          strict.url,
+          EditMessageFullDocument,
+          { id: sent.id, text: "changed" },
+          alice.token,
+        ),
         "EDIT_WINDOW_EXPIRED",
       );
       // Deleting stays possible.
-      expect((await gql(strict.url, DELETE, { id: sent.id }, alice.token)).errors).toBeUndefined();
+      expect(
+        (await gql(strict.url, DeleteMessageFullDocument, { id: sent.id }, alice.token)).errors,
+      ).toBeUndefined();
     });
   });
 });

@@ -1,16 +1,21 @@
-import { Collector, gql, waitForChannel, wsClient, type WsClient } from "../helpers/client";
-import { createDirect } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
 import {
-  channels,
-  conversationOf,
+  MessageAddedFullDocument,
+  SendMessageFullDocument,
+  type AttachmentInput,
+} from "../../gql/graphql";
+import { channels } from "../../helpers/channels";
+import {
+  Collector,
   disposeAll,
   expectError,
-  MESSAGE_ADDED_FULL,
-  messagesOf,
-  SEND,
-} from "./support";
+  gql,
+  waitForChannel,
+  wsClient,
+  type WsClient,
+} from "../../helpers/client";
+import { conversationOf, createDirect, messagesOf } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 describe("Mutation.sendMessage with attachments", () => {
   const env = testEnv();
@@ -50,14 +55,21 @@ describe("Mutation.sendMessage with attachments", () => {
     height: null,
   };
 
-  const send = (conversationId: string, text: string | null, attachments?: unknown[]) =>
-    gql(app.url, SEND, { input: { conversationId, text, attachments } }, alice.token);
+  const send = (conversationId: string, text: string | null, attachments?: AttachmentInput[]) =>
+    gql(
+      app.url,
+      SendMessageFullDocument,
+      { input: { conversationId, text, attachments } },
+      alice.token,
+    );
 
   it("should derive IMAGE and FILE from the attachments and return them from queries and messageAdded", async () => {
     const conversation = await createDirect(app.url, alice, bob, "attachments-kinds");
     const ws = wsClient(app.wsUrl, bob.token);
     sockets.push(ws);
-    const sub = new Collector(ws.client, MESSAGE_ADDED_FULL, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageAddedFullDocument, {
+      conversationId: conversation.id,
+    });
     await waitForChannel(channel.messageAdded(conversation.id));
 
     const images = await send(conversation.id, "two photos", [image(1), image(2)]);
@@ -101,7 +113,7 @@ describe("Mutation.sendMessage with attachments", () => {
 
   it("should refuse URLs that are not https with BAD_USER_INPUT naming the attachment", async () => {
     const conversation = await createDirect(app.url, alice, bob, "attachments-https");
-    const cases: Array<[unknown[], string]> = [
+    const cases: Array<[AttachmentInput[], string]> = [
       [[{ ...image(1), url: "http://cdn.example/a.png" }], "attachments[0].url"],
       [[image(1), { ...image(2), url: "ftp://cdn.example/b.png" }], "attachments[1].url"],
       [[{ ...image(1), url: "not a url" }], "attachments[0].url"],
@@ -121,7 +133,7 @@ describe("Mutation.sendMessage with attachments", () => {
       ["   ", []],
     ] as const) {
       expectError(
-        await send(conversation.id, text, attachments as unknown[] | undefined),
+        await send(conversation.id, text, attachments as AttachmentInput[] | undefined),
         "BAD_USER_INPUT",
         "text",
       );

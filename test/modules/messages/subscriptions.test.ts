@@ -1,9 +1,10 @@
 import { Redis } from "ioredis";
-import { Collector, gqlOk, waitForChannel, wsClient } from "../helpers/client";
-import { TEST_REDIS_URL } from "../helpers/env";
-import { createDirect, MESSAGE_ADDED, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
+import { MessageAddedDocument } from "../../gql/graphql";
+import { Collector, gqlOk, waitForChannel, wsClient } from "../../helpers/client";
+import { TEST_REDIS_URL } from "../../helpers/env";
+import { createDirect, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 describe("Subscription.messageAdded", () => {
   const env = testEnv();
@@ -25,7 +26,7 @@ describe("Subscription.messageAdded", () => {
   it("should deliver a message sent through one instance to a subscriber on another", async () => {
     const conversation = await createDirect(a.url, alice, bob);
     const ws = wsClient(b.wsUrl, bob.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageAddedDocument, { conversationId: conversation.id });
     await waitForChannel(channel(conversation.id));
 
     await sendText(a.url, alice, conversation.id, "hello from instance A");
@@ -46,7 +47,7 @@ describe("Subscription.messageAdded", () => {
     for (let i = 1; i <= 3; i++) await sendText(a.url, alice, conversation.id, `m${i}`);
 
     const first = wsClient(b.wsUrl, bob.token);
-    const sub1 = new Collector(first.client, MESSAGE_ADDED, {
+    const sub1 = new Collector(first.client, MessageAddedDocument, {
       conversationId: conversation.id,
       afterSeq: 0,
     });
@@ -57,7 +58,7 @@ describe("Subscription.messageAdded", () => {
     for (let i = 4; i <= 6; i++) await sendText(a.url, alice, conversation.id, `m${i}`);
 
     const second = wsClient(b.wsUrl, bob.token);
-    const sub2 = new Collector(second.client, MESSAGE_ADDED, {
+    const sub2 = new Collector(second.client, MessageAddedDocument, {
       conversationId: conversation.id,
       afterSeq: 3,
     });
@@ -74,7 +75,7 @@ describe("Subscription.messageAdded", () => {
   it("should replay and stream in seq order while messages are sent concurrently through both instances", async () => {
     const conversation = await createDirect(a.url, alice, bob, "race");
     const ws = wsClient(a.wsUrl, bob.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, {
+    const sub = new Collector(ws.client, MessageAddedDocument, {
       conversationId: conversation.id,
       afterSeq: 0,
     });
@@ -93,7 +94,7 @@ describe("Subscription.messageAdded", () => {
     const carol = await testUser("carol");
     const first = await createDirect(a.url, alice, carol, "inbox-1");
     const ws = wsClient(b.wsUrl, carol.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, {});
+    const sub = new Collector(ws.client, MessageAddedDocument, {});
     await waitForChannel(channel(first.id));
     await waitForChannel(`${env.REDIS_PREFIX}user:${carol.id}:membership`);
 
@@ -114,7 +115,7 @@ describe("Subscription.messageAdded", () => {
     const mallory = await testUser("mallory");
     const conversation = await createDirect(a.url, alice, bob, "private");
     const ws = wsClient(a.wsUrl, mallory.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageAddedDocument, { conversationId: conversation.id });
     await sub.ended();
     expect(sub.values).toEqual([]);
     expect(JSON.stringify(sub.errors)).toContain("NOT_FOUND");
@@ -132,7 +133,7 @@ describe("Subscription.messageAdded", () => {
       { conversationId: conversation.id, afterSeq: 99 },
       { conversationId: "nope" },
     ]) {
-      const sub = new Collector(ws.client, MESSAGE_ADDED, variables);
+      const sub = new Collector(ws.client, MessageAddedDocument, variables);
       await sub.ended();
       expect(JSON.stringify(sub.errors)).toContain("BAD_USER_INPUT");
     }
@@ -192,7 +193,7 @@ describe("Subscription.messageAdded with events out of order", () => {
     const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
     const conversation = await createDirect(sender.url, alice, bob, "reordered");
     const ws = wsClient(subscriberSide.wsUrl, bob.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageAddedDocument, { conversationId: conversation.id });
     await waitForChannel(channel(env.REDIS_PREFIX, conversation.id));
     const first = await sendQuietly(alice, conversation.id, "first");
     const second = await sendQuietly(alice, conversation.id, "second");
@@ -214,7 +215,7 @@ describe("Subscription.messageAdded with events out of order", () => {
     const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
     const conversation = await createDirect(sender.url, alice, bob, "lost");
     const ws = wsClient(subscriberSide.wsUrl, bob.token);
-    const sub = new Collector(ws.client, MESSAGE_ADDED, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageAddedDocument, { conversationId: conversation.id });
     await waitForChannel(channel(env.REDIS_PREFIX, conversation.id));
     await sendQuietly(alice, conversation.id, "lost on the way");
     const second = await sendQuietly(alice, conversation.id, "arrives");

@@ -1,16 +1,16 @@
 import type { Client } from "graphql-ws";
 import { SignJWT } from "jose";
-import { mintToken } from "../../src/modules/auth/token.service";
-import { codeOf, Collector, gql, gqlOk, wsClient } from "../helpers/client";
-import { startTestApp, type TestApp } from "../helpers/app";
-import { TEST_JWT_SECRET } from "../helpers/env";
-import { tokenFor, uid } from "../helpers/tokens";
+import { mintToken } from "../../../src/modules/auth/token.service";
+import { MeDocument } from "../../gql/graphql";
+import { codeOf, Collector, gql, gqlOk, wsClient, type Operation } from "../../helpers/client";
+import { startTestApp, type TestApp } from "../../helpers/app";
+import { TEST_JWT_SECRET } from "../../helpers/env";
+import { tokenFor, uid } from "../../helpers/tokens";
 
-const ME = `{ me { id displayName } }`;
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Runs a query over an open graphql-ws connection and resolves with its single result. */
-async function wsQuery(client: Client, query: string) {
+async function wsQuery<T, V>(client: Client, query: Operation<T, V>) {
   const sub = new Collector(client, query);
   await sub.ended();
   if (sub.errors.length) throw new Error(`GraphQL errors: ${JSON.stringify(sub.errors)}`);
@@ -46,7 +46,13 @@ describe("Authentication", () => {
   describe("over HTTP", () => {
     it("should refuse missing, expired, forged and malformed tokens with UNAUTHENTICATED and status 401", async () => {
       for (const [label, authorization] of await badCredentials()) {
-        const result = await gql(app.url, ME, {}, null, authorization ? { authorization } : {});
+        const result = await gql(
+          app.url,
+          MeDocument,
+          {},
+          null,
+          authorization ? { authorization } : {},
+        );
         expect({ label, code: codeOf(result), status: result.status }).toEqual({
           label,
           code: "UNAUTHENTICATED",
@@ -67,7 +73,7 @@ describe("Authentication", () => {
     it("should answer me with the token's subject and name claim", async () => {
       const id = uid("alice");
       const token = await tokenFor(id, { name: "Alice Liddell" });
-      const result = await gql(app.url, ME, {}, token);
+      const result = await gql(app.url, MeDocument, {}, token);
       expect(result.status).toBe(200);
       expect(result.errors).toBeUndefined();
       expect(result.data).toEqual({ me: { id, displayName: "Alice Liddell" } });
@@ -76,9 +82,10 @@ describe("Authentication", () => {
     it("should refuse a token it has accepted once that token expires", async () => {
       const id = uid("brief");
       const token = await mintToken(TEST_JWT_SECRET, id, { expiresIn: now() + 2 });
-      for (let i = 0; i < 3; i++) expect((await gqlOk(app.url, ME, {}, token)).me.id).toBe(id);
+      for (let i = 0; i < 3; i++)
+        expect((await gqlOk(app.url, MeDocument, {}, token)).me.id).toBe(id);
       await new Promise((r) => setTimeout(r, 2_100));
-      const result = await gql(app.url, ME, {}, token);
+      const result = await gql(app.url, MeDocument, {}, token);
       expect(result.status).toBe(401);
       expect(result.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     });
@@ -86,10 +93,16 @@ describe("Authentication", () => {
     it("should refresh displayName when a later token carries another name", async () => {
       const id = uid("renamed");
       const first = await tokenFor(id, { name: "Before" });
-      expect((await gqlOk(app.url, ME, {}, first)).me).toEqual({ id, displayName: "Before" });
+      expect((await gqlOk(app.url, MeDocument, {}, first)).me).toEqual({
+        id,
+        displayName: "Before",
+      });
 
       const second = await tokenFor(id, { name: "After" });
-      expect((await gqlOk(app.url, ME, {}, second)).me).toEqual({ id, displayName: "After" });
+      expect((await gqlOk(app.url, MeDocument, {}, second)).me).toEqual({
+        id,
+        displayName: "After",
+      });
 
       // Others see the refreshed name too, e.g. as a participant of a shared conversation.
       const friend = uid("friend");
@@ -130,7 +143,7 @@ describe("Authentication", () => {
       const token = await tokenFor(id, { name: "Alice" });
       for (const params of [{ authorization: `Bearer ${token}` }, { token }]) {
         const ws = wsClient(app.wsUrl, null, params);
-        expect(await wsQuery(ws.client, ME)).toEqual({ me: { id, displayName: "Alice" } });
+        expect(await wsQuery(ws.client, MeDocument)).toEqual({ me: { id, displayName: "Alice" } });
         await ws.dispose();
       }
     });
@@ -140,7 +153,7 @@ describe("Authentication", () => {
       const token = await mintToken(TEST_JWT_SECRET, id, { name: "Soon", expiresIn: now() + 3 });
       const ws = wsClient(app.wsUrl, token);
       // Accepted while the token is valid...
-      expect(await wsQuery(ws.client, ME)).toEqual({ me: { id, displayName: "Soon" } });
+      expect(await wsQuery(ws.client, MeDocument)).toEqual({ me: { id, displayName: "Soon" } });
       // ...and closed by the server once it expires, without the client doing anything.
       expect(await ws.closed).toEqual({ code: 4403, reason: "Token expired" });
       await ws.dispose();

@@ -1,20 +1,31 @@
-import { Collector, gql, gqlOk, waitForChannel, wsClient, type WsClient } from "../helpers/client";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
+import {
+  DeleteMessageFullDocument,
+  EditMessageFullDocument,
+  MessageUpdatedFullDocument,
+  SendMessageFullDocument,
+} from "../../gql/graphql";
+import { channels } from "../../helpers/channels";
+import {
+  Collector,
+  disposeAll,
+  expectError,
+  gql,
+  gqlOk,
+  waitForChannel,
+  wsClient,
+  type WsClient,
+} from "../../helpers/client";
 import {
   addParticipants,
-  channels,
   conversationOf,
-  DELETE,
-  disposeAll,
-  EDIT,
-  expectError,
-  MESSAGE_UPDATED,
+  createDirect,
+  createGroup,
   messagesOf,
-  SEND,
+  sendText,
   setRole,
-} from "./support";
+} from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 describe("Mutation.deleteMessage", () => {
   const env = testEnv();
@@ -40,13 +51,14 @@ describe("Mutation.deleteMessage", () => {
     await app?.stop();
   });
 
-  const remove = (user: TestUser, id: string) => gql(app.url, DELETE, { id }, user.token);
+  const remove = (user: TestUser, id: string) =>
+    gql(app.url, DeleteMessageFullDocument, { id }, user.token);
 
   it("should leave a tombstone that keeps its seq, once, with one messageUpdated event", async () => {
     const conversation = await createDirect(app.url, alice, bob, "tombstone");
     const photo = await gqlOk(
       app.url,
-      SEND,
+      SendMessageFullDocument,
       {
         input: {
           conversationId: conversation.id,
@@ -61,7 +73,9 @@ describe("Mutation.deleteMessage", () => {
     const { id, seq, createdAt } = photo.sendMessage;
     const ws = wsClient(app.wsUrl, bob.token);
     sockets.push(ws);
-    const sub = new Collector(ws.client, MESSAGE_UPDATED, { conversationId: conversation.id });
+    const sub = new Collector(ws.client, MessageUpdatedFullDocument, {
+      conversationId: conversation.id,
+    });
     await waitForChannel(channel.messageUpdated(conversation.id));
 
     const first = await remove(alice, id);
@@ -102,7 +116,12 @@ describe("Mutation.deleteMessage", () => {
 
     // A marker: the next event on this subscription.
     const next = await sendText(app.url, alice, conversation.id, "marker");
-    await gqlOk(app.url, EDIT, { id: next.id, text: "marker, edited" }, alice.token);
+    await gqlOk(
+      app.url,
+      EditMessageFullDocument,
+      { id: next.id, text: "marker, edited" },
+      alice.token,
+    );
     const events = (await sub.take(2)).map((v) => v.messageUpdated);
     expect(events.map((m) => m.id)).toEqual([id, next.id]);
     expect(events[0]).toMatchObject({

@@ -1,27 +1,31 @@
-import { codeOf, Collector, gql, gqlOk, waitForChannel, type WsClient } from "../helpers/client";
 import {
-  CREATE_CONVERSATION,
-  createDirect,
-  createGroup,
-  SEND_MESSAGE,
-} from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
-import { connected, signIn } from "./support";
+  AddParticipantsDocument,
+  BlockUserDocument,
+  ConversationDocument,
+  CreateConversationDocument,
+  LeaveConversationDocument,
+  PresenceDocument,
+  SendMessageDocument,
+  SetParticipantRoleDocument,
+  SetTypingDocument,
+  TypingDocument,
+  UnblockUserDocument,
+} from "../../gql/graphql";
+import {
+  codeOf,
+  Collector,
+  connected,
+  gql,
+  gqlOk,
+  waitForChannel,
+  type WsClient,
+} from "../../helpers/client";
+import { createDirect, createGroup, signIn } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
-const BLOCK = `mutation($id: ID!) { blockUser(userId: $id) }`;
-const UNBLOCK = `mutation($id: ID!) { unblockUser(userId: $id) }`;
 const BLOCKED_USERS = `{ blockedUsers { id displayName } }`;
-const PRESENCE_QUERY = `query($ids: [ID!]!) { presence(userIds: $ids) { userId status lastSeenAt } }`;
 const PRESENCE_SUB = `subscription($ids: [ID!]) { presence(userIds: $ids) { userId status } }`;
-const SET_TYPING = `mutation($id: ID!) { setTyping(conversationId: $id, isTyping: true) }`;
-const TYPING = `subscription($id: ID!) { typing(conversationId: $id) { isTyping user { id } } }`;
-const ADD = `mutation($id: ID!, $users: [ID!]!) {
-  addParticipants(conversationId: $id, userIds: $users) { participants { user { id } } }
-}`;
-const SET_ROLE = `mutation($id: ID!, $user: ID!) {
-  setParticipantRole(conversationId: $id, userId: $user, role: ADMIN) { id }
-}`;
 
 /** Who blocks whom: the same rules hold whichever of the two made the block. */
 const DIRECTIONS = [
@@ -35,11 +39,11 @@ describe("Blocking", () => {
   const open: WsClient[] = [];
 
   const block = (by: TestUser, target: TestUser) =>
-    gqlOk(app.url, BLOCK, { id: target.id }, by.token);
+    gqlOk(app.url, BlockUserDocument, { userId: target.id }, by.token);
   const unblock = (by: TestUser, target: TestUser) =>
-    gqlOk(app.url, UNBLOCK, { id: target.id }, by.token);
+    gqlOk(app.url, UnblockUserDocument, { userId: target.id }, by.token);
   const send = (from: TestUser, conversationId: string, text: string) =>
-    gql(app.url, SEND_MESSAGE, { input: { conversationId, text } }, from.token);
+    gql(app.url, SendMessageDocument, { input: { conversationId, text } }, from.token);
   const connect = async (user: TestUser) => {
     const ws = await connected(app.wsUrl, user);
     open.push(ws);
@@ -101,12 +105,7 @@ describe("Blocking", () => {
         ].sort((x, y) => x.id.localeCompare(y.id)),
       );
       // Bob leaves: from then on he is a stranger to alice, named by nothing but his id.
-      await gqlOk(
-        app.url,
-        `mutation($id: ID!) { leaveConversation(conversationId: $id) }`,
-        { id: group.id },
-        bob.token,
-      );
+      await gqlOk(app.url, LeaveConversationDocument, { conversationId: group.id }, bob.token);
       expect(await list()).toEqual(
         [
           { id: bob.id, displayName: null },
@@ -119,11 +118,11 @@ describe("Blocking", () => {
       const [alice, stranger] = await people();
       const newcomer = await testUser("newcomer");
       const answers = async (target: TestUser) => ({
-        blocked: await gql(app.url, BLOCK, { id: target.id }, alice.token),
-        again: await gql(app.url, BLOCK, { id: target.id }, alice.token),
+        blocked: await gql(app.url, BlockUserDocument, { userId: target.id }, alice.token),
+        again: await gql(app.url, BlockUserDocument, { userId: target.id }, alice.token),
         listed: (await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers[0],
-        unblocked: await gql(app.url, UNBLOCK, { id: target.id }, alice.token),
-        reblocked: await gql(app.url, BLOCK, { id: target.id }, alice.token),
+        unblocked: await gql(app.url, UnblockUserDocument, { userId: target.id }, alice.token),
+        reblocked: await gql(app.url, BlockUserDocument, { userId: target.id }, alice.token),
       });
       const known = await answers(stranger);
       const unknown = await answers(newcomer);
@@ -136,14 +135,14 @@ describe("Blocking", () => {
       // The newcomer signs in: the block stands, in both directions.
       const direct = await gql(
         app.url,
-        CREATE_CONVERSATION,
+        CreateConversationDocument,
         { input: { kind: "DIRECT", participantIds: [alice.id] } },
         newcomer.token,
       );
       expect(codeOf(direct)).toBe("BLOCKED");
       const fromAlice = await gql(
         app.url,
-        CREATE_CONVERSATION,
+        CreateConversationDocument,
         { input: { kind: "DIRECT", participantIds: [newcomer.id] } },
         alice.token,
       );
@@ -153,12 +152,17 @@ describe("Blocking", () => {
     it("should refuse blocking yourself or a malformed id with BAD_USER_INPUT", async () => {
       const [alice] = await people();
       for (const [mutation, id] of [
-        [BLOCK, alice.id],
-        [BLOCK, "not a valid id"],
-        [UNBLOCK, alice.id],
-        [UNBLOCK, "not a valid id"],
-      ]) {
-        const result = await gql(app.url, mutation, { id }, alice.token);
+        [BlockUserDocument, alice.id],
+        [BlockUserDocument, "not a valid id"],
+        [UnblockUserDocument, alice.id],
+        [UnblockUserDocument, "not a valid id"],
+      ] as const) {
+        const result = await gql<Record<string, boolean>, { userId: string }>(
+          app.url,
+          mutation,
+          { userId: id },
+          alice.token,
+        );
         expect({ mutation, id, code: codeOf(result) }).toEqual({
           mutation,
           id,
@@ -189,11 +193,11 @@ describe("Blocking", () => {
       }
       const history = await gqlOk(
         app.url,
-        `query($id: ID!) { conversation(id: $id) { lastSeq } }`,
+        ConversationDocument,
         { id: direct.id },
         recipient.token,
       );
-      expect(history.conversation.lastSeq).toBe(0);
+      expect(history.conversation!.lastSeq).toBe(0);
 
       if (blocker === "sender") await unblock(sender, recipient);
       else await unblock(recipient, sender);
@@ -212,7 +216,7 @@ describe("Blocking", () => {
         for (const subject of ["blocked-create", "another-subject", null]) {
           const result = await gql(
             app.url,
-            CREATE_CONVERSATION,
+            CreateConversationDocument,
             { input: { kind: "DIRECT", participantIds: [to.id], subject } },
             from.token,
           );
@@ -225,8 +229,14 @@ describe("Blocking", () => {
       const { sender, recipient, carol } = await blockedPair("blocked-presence");
       await createGroup(app.url, carol, [sender, recipient], "also shared");
       const statuses = async (viewer: TestUser) =>
-        (await gqlOk(app.url, PRESENCE_QUERY, { ids: [sender.id, recipient.id] }, viewer.token))
-          .presence as Array<{ userId: string; status: string; lastSeenAt: string | null }>;
+        (
+          await gqlOk(
+            app.url,
+            PresenceDocument,
+            { userIds: [sender.id, recipient.id] },
+            viewer.token,
+          )
+        ).presence as Array<{ userId: string; status: string; lastSeenAt: string | null }>;
       const expectHidden = async () => {
         for (const [viewer, other] of [
           [sender, recipient],
@@ -234,8 +244,8 @@ describe("Blocking", () => {
         ]) {
           const { presence } = await gqlOk(
             app.url,
-            PRESENCE_QUERY,
-            { ids: [other.id] },
+            PresenceDocument,
+            { userIds: [other.id] },
             viewer.token,
           );
           expect(presence).toEqual([{ userId: other.id, status: "OFFLINE", lastSeenAt: null }]);
@@ -312,18 +322,38 @@ describe("Blocking", () => {
         connect(recipient),
         connect(carol),
       ]);
-      const forSender = new Collector(ws1.client, TYPING, { id: group.id });
-      const forRecipient = new Collector(ws2.client, TYPING, { id: group.id });
-      const forCarol = new Collector(ws3.client, TYPING, { id: group.id });
+      const forSender = new Collector(ws1.client, TypingDocument, { conversationId: group.id });
+      const forRecipient = new Collector(ws2.client, TypingDocument, { conversationId: group.id });
+      const forCarol = new Collector(ws3.client, TypingDocument, { conversationId: group.id });
       const all = [forSender, forRecipient, forCarol];
       // Dave's typing proves every subscription is live before the pair types.
-      await gqlOk(app.url, SET_TYPING, { id: group.id }, dave.token);
+      await gqlOk(
+        app.url,
+        SetTypingDocument,
+        { conversationId: group.id, isTyping: true },
+        dave.token,
+      );
       await Promise.all(all.map((sub) => sub.take(1)));
 
-      await gqlOk(app.url, SET_TYPING, { id: group.id }, sender.token);
-      await gqlOk(app.url, SET_TYPING, { id: group.id }, recipient.token);
+      await gqlOk(
+        app.url,
+        SetTypingDocument,
+        { conversationId: group.id, isTyping: true },
+        sender.token,
+      );
+      await gqlOk(
+        app.url,
+        SetTypingDocument,
+        { conversationId: group.id, isTyping: true },
+        recipient.token,
+      );
       // Carol's typing is the marker: published after theirs, so theirs would have come first.
-      await gqlOk(app.url, SET_TYPING, { id: group.id }, carol.token);
+      await gqlOk(
+        app.url,
+        SetTypingDocument,
+        { conversationId: group.id, isTyping: true },
+        carol.token,
+      );
 
       const typists = (sub: Collector) =>
         sub.values.filter((v) => v.typing.isTyping).map((v) => v.typing.user.id);
@@ -346,25 +376,45 @@ describe("Blocking", () => {
       async (_label, who) => {
         const [owner, admin, user] = await people();
         const group = await createGroup(app.url, owner, [admin], "owned");
-        await gqlOk(app.url, SET_ROLE, { id: group.id, user: admin.id }, owner.token);
+        await gqlOk(
+          app.url,
+          SetParticipantRoleDocument,
+          { conversationId: group.id, userId: admin.id, role: "ADMIN" },
+          owner.token,
+        );
         if (who === "owner") await block(owner, user);
         else await block(user, owner);
         for (const adder of [owner, admin]) {
-          const result = await gql(app.url, ADD, { id: group.id, users: [user.id] }, adder.token);
+          const result = await gql(
+            app.url,
+            AddParticipantsDocument,
+            { conversationId: group.id, userIds: [user.id] },
+            adder.token,
+          );
           expect(codeOf(result)).toBe("BLOCKED");
         }
         // A block between the user and the admin alone does not stop the owner.
         const other = await testUser("dave");
         await signIn(app.url, other);
         await block(other, admin);
-        const added = await gqlOk(app.url, ADD, { id: group.id, users: [other.id] }, owner.token);
+        const added = await gqlOk(
+          app.url,
+          AddParticipantsDocument,
+          { conversationId: group.id, userIds: [other.id] },
+          owner.token,
+        );
         const ids = added.addParticipants.participants.map((p: any) => p.user.id);
         expect(ids).toContain(other.id);
         expect(ids).not.toContain(user.id);
 
         if (who === "owner") await unblock(owner, user);
         else await unblock(user, owner);
-        const after = await gqlOk(app.url, ADD, { id: group.id, users: [user.id] }, admin.token);
+        const after = await gqlOk(
+          app.url,
+          AddParticipantsDocument,
+          { conversationId: group.id, userIds: [user.id] },
+          admin.token,
+        );
         expect(after.addParticipants.participants.map((p: any) => p.user.id)).toContain(user.id);
       },
     );

@@ -1,18 +1,26 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { codeOf, Collector, gql, gqlOk, wsClient, type GraphQLResponse } from "../helpers/client";
 import {
-  CREATE_CONVERSATION,
-  createDirect,
-  createGroup,
-  SEND_MESSAGE,
-} from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
-import { connected, subscriptionCodes } from "./support";
-
-const REPORT = `mutation($input: ReportInput!) { report(input: $input) { id } }`;
-const SET_TYPING = `mutation($id: ID!, $on: Boolean!) { setTyping(conversationId: $id, isTyping: $on) }`;
+  ConversationDocument,
+  CreateConversationDocument,
+  MeDocument,
+  ReportDocument,
+  SendMessageDocument,
+  SetTypingDocument,
+} from "../../gql/graphql";
+import {
+  codeOf,
+  Collector,
+  connected,
+  gql,
+  gqlOk,
+  subscriptionCodes,
+  wsClient,
+  type GraphQLResponse,
+} from "../../helpers/client";
+import { createDirect, createGroup } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 const WINDOW_MS = 60_000;
 
 /** RATE_LIMITED with a retry delay within the window. */
@@ -46,7 +54,7 @@ describe("Rate limits", () => {
   const send = (app: TestApp, from: TestUser, conversationId: string, text: string, id?: string) =>
     gql(
       app.url,
-      SEND_MESSAGE,
+      SendMessageDocument,
       { input: { conversationId, text, clientMessageId: id } },
       from.token,
     );
@@ -71,13 +79,8 @@ describe("Rate limits", () => {
         expect((await send(a, alice, id, `m${i}`)).errors).toBeUndefined();
       expectLimited(await send(a, alice, id, "m4"));
       // The refused message was not stored.
-      const data = await gqlOk(
-        a.url,
-        `query($id: ID!) { conversation(id: $id) { lastSeq } }`,
-        { id },
-        alice.token,
-      );
-      expect(data.conversation.lastSeq).toBe(3);
+      const data = await gqlOk(a.url, ConversationDocument, { id }, alice.token);
+      expect(data.conversation!.lastSeq).toBe(3);
       // Others are not affected.
       const bob = await testUser("bob");
       const other = await conversationWith(bob);
@@ -131,13 +134,8 @@ describe("Rate limits", () => {
       } finally {
         await ws.dispose();
       }
-      const { conversation } = await gqlOk(
-        a.url,
-        `query($id: ID!) { conversation(id: $id) { lastSeq } }`,
-        { id },
-        alice.token,
-      );
-      expect(conversation.lastSeq).toBe(0);
+      const { conversation } = await gqlOk(a.url, ConversationDocument, { id }, alice.token);
+      expect(conversation!.lastSeq).toBe(0);
       // Her whole allowance is left, one message a request.
       for (let i = 1; i <= 3; i++) {
         expect((await send(a, alice, id, `one by one ${i}`)).errors).toBeUndefined();
@@ -157,7 +155,7 @@ describe("Rate limits", () => {
       await createGroup(b.url, alice, [bob, carol], "second");
       const third = await gql(
         a.url,
-        CREATE_CONVERSATION,
+        CreateConversationDocument,
         { input: { kind: "GROUP", title: "third", participantIds: [carol.id] } },
         alice.token,
       );
@@ -178,7 +176,7 @@ describe("Rate limits", () => {
       ]);
       await createGroup(a.url, bob, [alice, carol, dave], "reports");
       const report = (app: TestApp, userId: string) =>
-        gql(app.url, REPORT, { input: { userId, reason: "SPAM" } }, alice.token);
+        gql(app.url, ReportDocument, { input: { userId, reason: "SPAM" } }, alice.token);
       const first = await report(a, bob.id);
       expect(first.errors).toBeUndefined();
       for (const app of [a, b, a]) {
@@ -195,27 +193,37 @@ describe("Rate limits", () => {
         testUser("stranger"),
       ]);
       await createGroup(a.url, bob, [alice], "probing");
-      await gqlOk(a.url, `{ me { id } }`, {}, stranger.token);
+      await gqlOk(a.url, MeDocument, {}, stranger.token);
       const refused = await gql(
         a.url,
-        REPORT,
+        ReportDocument,
         { input: { userId: stranger.id, reason: "SPAM" } },
         alice.token,
       );
       expect(codeOf(refused)).toBe("NOT_FOUND");
       const unknown = await gql(
         b.url,
-        REPORT,
+        ReportDocument,
         { input: { messageId: "00000000-0000-4000-8000-000000000000", reason: "SPAM" } },
         alice.token,
       );
       expect(codeOf(unknown)).toBe("NOT_FOUND");
       // Two points spent: a report alice may make is refused now, and so is the next probe.
       expectLimited(
-        await gql(a.url, REPORT, { input: { userId: bob.id, reason: "SPAM" } }, alice.token),
+        await gql(
+          a.url,
+          ReportDocument,
+          { input: { userId: bob.id, reason: "SPAM" } },
+          alice.token,
+        ),
       );
       expectLimited(
-        await gql(b.url, REPORT, { input: { userId: stranger.id, reason: "SPAM" } }, alice.token),
+        await gql(
+          b.url,
+          ReportDocument,
+          { input: { userId: stranger.id, reason: "SPAM" } },
+          alice.token,
+        ),
       );
     });
   });
@@ -225,12 +233,30 @@ describe("Rate limits", () => {
       const alice = await testUser("alice");
       const { id } = await conversationWith(alice);
       for (const app of [a, b]) {
-        expect((await gql(app.url, SET_TYPING, { id, on: true }, alice.token)).errors).toBe(
-          undefined,
-        );
+        expect(
+          (
+            await gql(
+              app.url,
+              SetTypingDocument,
+              { conversationId: id, isTyping: true },
+              alice.token,
+            )
+          ).errors,
+        ).toBe(undefined);
       }
-      expectLimited(await gql(a.url, SET_TYPING, { id, on: true }, alice.token));
-      expect((await gqlOk(b.url, SET_TYPING, { id, on: false }, alice.token)).setTyping).toBe(true);
+      expectLimited(
+        await gql(a.url, SetTypingDocument, { conversationId: id, isTyping: true }, alice.token),
+      );
+      expect(
+        (
+          await gqlOk(
+            b.url,
+            SetTypingDocument,
+            { conversationId: id, isTyping: false },
+            alice.token,
+          )
+        ).setTyping,
+      ).toBe(true);
     });
   });
 
@@ -277,7 +303,7 @@ describe("Rate limits", () => {
       const attempt = () =>
         gql(
           app.url,
-          CREATE_CONVERSATION,
+          CreateConversationDocument,
           { input: { kind: "DIRECT", participantIds: [bob.id] } },
           alice.token,
         );

@@ -1,7 +1,8 @@
-import { gqlOk } from "../helpers/client";
-import { createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
+import { MeDocument } from "../../gql/graphql";
+import { gqlOk } from "../../helpers/client";
+import { createGroup, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 const INBOX = `query {
   conversations(first: 50) {
@@ -45,7 +46,7 @@ describe("Query.conversations", () => {
   }
 
   async function inbox(user: TestUser) {
-    await gqlOk(app.url, `{ me { id } }`, {}, user.token);
+    await gqlOk(app.url, MeDocument, {}, user.token);
     app.statements.length = 0;
     const data = await gqlOk(app.url, INBOX, {}, user.token);
     return { edges: data.conversations.edges, statements: [...app.statements] };

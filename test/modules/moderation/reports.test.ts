@@ -1,16 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { codeOf, gql, gqlOk } from "../helpers/client";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
-import { signIn } from "./support";
+import {
+  LeaveConversationDocument,
+  RemoveParticipantDocument,
+  ReportDocument,
+  type ReportInput,
+} from "../../gql/graphql";
+import { codeOf, gql, gqlOk } from "../../helpers/client";
+import { createDirect, createGroup, sendText, signIn } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
-const REPORT = `mutation($input: ReportInput!) {
-  report(input: $input) {
-    id status reason details createdAt
-    reporter { id } reportedUser { id } message { id text }
-  }
-}`;
 const REPORTS = `query($status: ReportStatus, $first: Int, $after: String) {
   reports(status: $status, first: $first, after: $after) {
     edges { cursor node { id status createdAt reason reporter { id } message { id text } reportedUser { id } } }
@@ -20,7 +19,6 @@ const REPORTS = `query($status: ReportStatus, $first: Int, $after: String) {
 const RESOLVE = `mutation($id: ID!, $status: ReportStatus!) {
   resolveReport(id: $id, status: $status) { id status }
 }`;
-const LEAVE = `mutation($id: ID!) { leaveConversation(conversationId: $id) }`;
 
 interface ReportNode {
   id: string;
@@ -40,9 +38,9 @@ describe("Reports", () => {
   let direct: { id: string };
   let message: { id: string };
 
-  const report = (by: TestUser, input: Record<string, unknown>) =>
-    gql(app.url, REPORT, { input: { reason: "HARASSMENT", ...input } }, by.token);
-  const reportOk = async (by: TestUser, input: Record<string, unknown>) => {
+  const report = (by: TestUser, input: Partial<ReportInput>) =>
+    gql(app.url, ReportDocument, { input: { reason: "HARASSMENT", ...input } }, by.token);
+  const reportOk = async (by: TestUser, input: Partial<ReportInput>) => {
     const result = await report(by, input);
     expect(result.errors).toBeUndefined();
     return result.data!.report;
@@ -117,7 +115,7 @@ describe("Reports", () => {
       const carol = await testUser("carol");
       const group = await createGroup(app.url, alice, [bob, carol], "left later");
       const inGroup = await sendText(app.url, bob, group.id, "group secret");
-      await gqlOk(app.url, LEAVE, { id: group.id }, carol.token);
+      await gqlOk(app.url, LeaveConversationDocument, { conversationId: group.id }, carol.token);
       for (const [who, messageId] of [
         [mallory, message.id],
         [mallory, inGroup.id],
@@ -149,11 +147,11 @@ describe("Reports", () => {
       await signIn(app.url, carol, dave, erin);
       const group = await createGroup(app.url, alice, [carol, dave, erin], "went");
       // Dave leaves and alice removes carol: each shared the group with everyone, before.
-      await gqlOk(app.url, LEAVE, { id: group.id }, dave.token);
+      await gqlOk(app.url, LeaveConversationDocument, { conversationId: group.id }, dave.token);
       await gqlOk(
         app.url,
-        `mutation($c: ID!, $u: ID!) { removeParticipant(conversationId: $c, userId: $u) { id } }`,
-        { c: group.id, u: carol.id },
+        RemoveParticipantDocument,
+        { conversationId: group.id, userId: carol.id },
         alice.token,
       );
       const stranger = await report(carol, { userId: mallory.id });
