@@ -7,6 +7,7 @@ import type { VerifyToken } from "./modules/auth/token.service";
 import type { Viewer } from "./modules/auth/viewer";
 import type { ConversationService } from "./modules/conversations/conversation.service";
 import type { ConversationStreams } from "./modules/conversations/conversation.stream";
+import type { MembershipService } from "./modules/conversations/membership.service";
 import type { MessageService } from "./modules/messages/message.service";
 import type { MessageStreams } from "./modules/messages/message.stream";
 import type { NotificationRelay } from "./modules/notifications/notification.relay";
@@ -30,6 +31,7 @@ export interface AppServices {
   verifyToken: VerifyToken;
   users: UserService;
   conversations: ConversationService;
+  membership: MembershipService;
   messages: MessageService;
   conversationStreams: ConversationStreams;
   messageStreams: MessageStreams;

@@ -8,6 +8,8 @@ import { RateLimiters } from "./core/rate-limit";
 import { createTokenVerifier } from "./modules/auth/token.service";
 import { ConversationService } from "./modules/conversations/conversation.service";
 import { ConversationStreams } from "./modules/conversations/conversation.stream";
+import { MembershipPublisher } from "./modules/conversations/membership.publisher";
+import { MembershipService } from "./modules/conversations/membership.service";
 import { MessagePublisher } from "./modules/messages/message.publisher";
 import { MessageService } from "./modules/messages/message.service";
 import { MessageStreams } from "./modules/messages/message.stream";
@@ -77,15 +79,9 @@ export function createServices(
     metrics,
     notifications,
   );
-  const conversations = new ConversationService(
-    config,
-    pubsub,
-    users,
-    publisher,
-    typing,
-    safety,
-    logger,
-  );
+  const membershipPublisher = new MembershipPublisher(pubsub, publisher, typing, logger);
+  const membership = new MembershipService(config, users, safety, membershipPublisher);
+  const conversations = new ConversationService(config, users, safety, membershipPublisher);
   return {
     config,
     scope: {
@@ -99,6 +95,7 @@ export function createServices(
     verifyToken: createTokenVerifier(config.jwt),
     users,
     conversations,
+    membership,
     messages,
     conversationStreams,
     messageStreams: new MessageStreams(

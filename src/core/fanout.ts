@@ -1,25 +1,29 @@
 import {
   createSourceEventStream,
   execute,
-  getNamedType,
-  getOperationAST,
-  getVariableValues,
-  isAbstractType,
-  isCompositeType,
-  Kind,
-  parse,
-  validate as graphqlValidate,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
-  type FragmentDefinitionNode,
-  type GraphQLCompositeType,
-  GraphQLError,
+  type GraphQLError,
   type GraphQLSchema,
-  type SelectionSetNode,
 } from "graphql";
-import WebSocket from "ws";
-import { EventSource, type AsyncQueue, type EventHooks, type QueueConsumer } from "./async-queue";
+import type WebSocket from "ws";
+import { EventSource } from "./async-queue";
+import {
+  APART,
+  Delivery,
+  PENDING,
+  READY,
+  type DeliveryHost,
+  type Entry,
+  type Target,
+} from "./fanout.delivery";
+import { checkOperation, parseAndValidate, type SubscribePayload } from "./fanout.documents";
+import { sharedSelection } from "./fanout.selection";
+import { isAsyncIterable, mapEvents } from "./fanout.source";
+
+// Where tests and callers have always imported it from.
+export { sharedSelection } from "./fanout.selection";
 
 export interface FanoutOptions<C> {
   schema: GraphQLSchema;
@@ -39,35 +43,8 @@ export interface FanoutOptions<C> {
   maxTokens?: number;
 }
 
-interface SubscribePayload {
-  query: string;
-  operationName?: string | null;
-  variables?: Record<string, unknown> | null;
-}
-
-interface Target {
-  socket: WebSocket;
-  id: string;
-}
-
-const PENDING = 0;
-const READY = 1;
-/** Executed apart for each subscriber (its result had errors, or the value cannot be shared). */
-const APART = 2;
-
-/** One event's result for one group: executed once, serialised once, written to every member. */
-interface Entry {
-  state: typeof PENDING | typeof READY | typeof APART;
-  value: unknown;
-  /** `<payload JSON>}`: the shared end of every member's `next` frame. */
-  tail: Buffer | null;
-  waiters: Delivery[] | null;
-}
-
 /** Documents longer than this are parsed and validated every time. */
 const MAX_CACHED_QUERY = 16 * 1024;
-/** A subscriber whose socket holds this much unsent data gets no more replayed history for now. */
-const HIGH_WATER_BYTES = 256 * 1024;
 
 /**
  * Subscription delivery that executes a selection once per event for each group of subscribers
@@ -76,7 +53,7 @@ const HIGH_WATER_BYTES = 256 * 1024;
  * a subscriber's own feed (audience and membership checks) pushed it, so whoever may not see an
  * event never gets it. Plugs into graphql-ws as its `onSubscribe` and `subscribe` hooks.
  */
-export class Fanout<C> {
+export class Fanout<C> implements DeliveryHost {
   private readonly documents = new Map<
     string,
     { document: DocumentNode; errors: readonly GraphQLError[] }
@@ -236,230 +213,6 @@ function settle(entry: Entry, result: ExecutionResult | null) {
   if (waiters) for (const delivery of waiters) delivery.flush();
 }
 
-/**
- * One subscription's delivery. It takes its feed's values synchronously (AsyncQueue.attach) and
- * writes shared frames in order; a value whose group result had errors is executed for this
- * subscriber alone and handed to graphql-ws (masking, error handling) through the iterator.
- * The iterator resolves `done` when the feed ends, and its `return()` is the unsubscribe.
- */
-class Delivery implements AsyncIterableIterator<ExecutionResult>, QueueConsumer<unknown> {
-  private readonly queue: AsyncQueue<unknown>;
-  private readonly hooks: EventHooks<unknown>;
-  private readonly items: Entry[] = [];
-  private head = 0;
-  private readonly prefix: Buffer;
-  private closed = false;
-  private ended = false;
-  private failure: unknown = undefined;
-  /** A result given to graphql-ws, or being prepared for it: frames behind it wait. */
-  private handedOver = false;
-  private outbox: ExecutionResult | null = null;
-  private inFlight = false;
-  private waiting: {
-    resolve: (result: IteratorResult<ExecutionResult>) => void;
-    reject: (error: unknown) => void;
-  } | null = null;
-  private roomWaiters: Array<() => void> = [];
-
-  constructor(
-    private readonly fanout: Pick<Fanout<any>, "entryFor" | "execute" | "delivered" | "send">,
-    private readonly args: ExecutionArgs,
-    private readonly target: Target,
-    source: EventSource<unknown>,
-    private readonly group: string,
-  ) {
-    this.prefix = Buffer.from(`{"id":${JSON.stringify(target.id)},"type":"next","payload":`);
-    this.queue = source.queue;
-    this.hooks = source.hooks;
-    this.queue.attach(this);
-  }
-
-  push(value: unknown): void {
-    if (this.closed) return;
-    const entry = this.fanout.entryFor(value, this.group, this.args);
-    if (entry.state === READY && this.head === this.items.length && !this.handedOver) {
-      this.write(entry);
-      return;
-    }
-    this.items.push(entry);
-    if (entry.state === PENDING) entry.waiters!.push(this);
-    else this.flush();
-  }
-
-  end(error?: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.failure = error;
-    this.flush();
-  }
-
-  async room(max: number): Promise<void> {
-    while (!this.closed) {
-      if (this.items.length - this.head >= max) {
-        await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-      } else if (this.target.socket.bufferedAmount > HIGH_WATER_BYTES) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      } else return;
-    }
-  }
-
-  /** Writes what is ready, in order, up to the first value still executing. */
-  flush(): void {
-    while (!this.closed && !this.handedOver && this.head < this.items.length) {
-      const entry = this.items[this.head];
-      if (entry.state === PENDING) break;
-      this.items[this.head++] = undefined as never;
-      if (entry.state === READY) this.write(entry);
-      else this.handOver(entry.value);
-    }
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
-    }
-    if (this.roomWaiters.length) for (const wake of this.roomWaiters.splice(0)) wake();
-    if (this.ended && !this.handedOver && !this.items.length) this.finish();
-  }
-
-  private write(entry: Entry): void {
-    const socket = this.target.socket;
-    if (socket.readyState !== WebSocket.OPEN) return;
-    this.fanout.send(socket, this.prefix, entry.tail!);
-    this.hooks.delivered?.(entry.value);
-    this.fanout.delivered(this.args);
-  }
-
-  private handOver(value: unknown): void {
-    this.handedOver = true;
-    Promise.resolve()
-      .then(() => this.fanout.execute(this.args, value))
-      .then(
-        (result) => {
-          this.hooks.delivered?.(value);
-          this.give(result);
-        },
-        (error: unknown) => {
-          // As graphql-js's subscribe does when executing an event throws: the stream fails.
-          this.handedOver = false;
-          this.items.length = this.head = 0;
-          this.ended = true;
-          this.failure = toError(error);
-          this.finish();
-        },
-      );
-  }
-
-  private give(result: ExecutionResult): void {
-    if (this.closed) return;
-    const waiter = this.waiting;
-    if (waiter) {
-      this.waiting = null;
-      this.inFlight = true;
-      waiter.resolve({ value: result, done: false });
-    } else this.outbox = result;
-  }
-
-  private finish(): void {
-    const waiter = this.waiting;
-    if (!waiter || this.outbox) return;
-    this.waiting = null;
-    this.closed = true;
-    if (this.failure !== undefined) waiter.reject(this.failure);
-    else waiter.resolve({ value: undefined, done: true });
-  }
-
-  next(): Promise<IteratorResult<ExecutionResult>> {
-    if (this.inFlight) {
-      // graphql-ws asks for the next result once it has sent the previous one.
-      this.inFlight = false;
-      this.handedOver = false;
-      this.flush();
-    }
-    if (this.outbox) {
-      const result = this.outbox;
-      this.outbox = null;
-      this.inFlight = true;
-      return Promise.resolve({ value: result, done: false });
-    }
-    if (this.closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      if (this.ended && !this.handedOver && !this.items.length) this.finish();
-    });
-  }
-
-  async return(): Promise<IteratorResult<ExecutionResult>> {
-    this.closed = true;
-    this.items.length = 0;
-    this.head = 0;
-    this.outbox = null;
-    for (const wake of this.roomWaiters.splice(0)) wake();
-    const waiter = this.waiting;
-    this.waiting = null;
-    waiter?.resolve({ value: undefined, done: true });
-    await this.queue.return();
-    return { value: undefined, done: true };
-  }
-
-  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
-    await this.return();
-    throw error;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}
-
-/** Whether every field the operation selects is shared (see FanoutOptions.isShared). */
-export function sharedSelection(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  operationName: string | null,
-  isShared: (typeName: string, fieldName: string) => boolean,
-): boolean {
-  const operation = getOperationAST(document, operationName);
-  const root = schema.getSubscriptionType();
-  if (!operation || operation.operation !== "subscription" || !root) return false;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION)
-      fragments.set(definition.name.value, definition);
-  }
-  const typeNamed = (name: string) => {
-    const type = schema.getType(name);
-    return type && isCompositeType(type) ? type : null;
-  };
-  const visit = (type: GraphQLCompositeType, set: SelectionSetNode, depth: number): boolean => {
-    if (depth > 50) return false;
-    for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) {
-        const name = selection.name.value;
-        if (name === "__typename") continue;
-        const concrete = isAbstractType(type) ? schema.getPossibleTypes(type) : [type];
-        for (const object of concrete) {
-          const field = "getFields" in object ? object.getFields()[name] : undefined;
-          if (!field || !isShared(object.name, name)) return false;
-          if (!selection.selectionSet) continue;
-          const child = getNamedType(field.type);
-          if (!isCompositeType(child) || !visit(child, selection.selectionSet, depth + 1)) {
-            return false;
-          }
-        }
-      } else {
-        const fragment =
-          selection.kind === Kind.FRAGMENT_SPREAD ? fragments.get(selection.name.value) : selection;
-        if (!fragment) return false;
-        const condition = fragment.typeCondition
-          ? typeNamed(fragment.typeCondition.name.value)
-          : type;
-        if (!condition || !visit(condition, fragment.selectionSet, depth + 1)) return false;
-      }
-    }
-    return true;
-  };
-  return visit(root, operation.selectionSet, 0);
-}
-
 /** JSON with object keys sorted, so equal variables give equal group keys. */
 function stableJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
@@ -468,101 +221,6 @@ function stableJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
 }
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof Object(value)[Symbol.asyncIterator] === "function";
-}
-
 function isPromise<T>(value: unknown): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-/** graphql-js's own mapping of a source stream (subscribe()), for sources that cannot be grouped. */
-function mapEvents(
-  source: AsyncIterable<unknown>,
-  map: (event: unknown) => ReturnType<typeof execute>,
-): AsyncIterableIterator<ExecutionResult> {
-  const iterator = source[Symbol.asyncIterator]();
-  return {
-    async next() {
-      const result = await iterator.next();
-      return result.done
-        ? { value: undefined, done: true }
-        : { value: await map(result.value), done: false };
-    },
-    async return() {
-      await iterator.return?.();
-      return { value: undefined, done: true };
-    },
-    async throw(error?: unknown) {
-      await iterator.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
-
-/**
- * The operation to run and its variables, checked before execution as Apollo checks them over
- * HTTP: no operation is OPERATION_RESOLUTION_FAILURE, a variable that does not coerce is
- * BAD_USER_INPUT (uncoded, they would reach the client as internal errors).
- */
-function checkOperation(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  payload: SubscribePayload,
-): readonly GraphQLError[] | null {
-  const operation = getOperationAST(document, payload.operationName);
-  if (!operation) {
-    const message = payload.operationName
-      ? `Unknown operation named "${payload.operationName}".`
-      : "Must provide operation name if query contains multiple operations.";
-    return [new GraphQLError(message, { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
-  }
-  const variables = payload.variables ?? {};
-  if (typeof variables !== "object" || Array.isArray(variables)) {
-    return [
-      new GraphQLError("Variables must be an object", { extensions: { code: "BAD_REQUEST" } }),
-    ];
-  }
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, {
-    maxErrors: 50,
-  });
-  if (!coerced.errors) return null;
-  return coerced.errors.map(
-    (error) =>
-      new GraphQLError(error.message, {
-        nodes: error.nodes,
-        extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
-      }),
-  );
-}
-
-/** The document and its errors; a syntax error is one error coded GRAPHQL_PARSE_FAILED. */
-function parseAndValidate(
-  query: string,
-  {
-    schema,
-    validate,
-    maxTokens,
-  }: Pick<FanoutOptions<unknown>, "schema" | "validate" | "maxTokens">,
-): { document: DocumentNode; errors: readonly GraphQLError[] } {
-  let document: DocumentNode;
-  try {
-    document = parse(query, { maxTokens });
-  } catch (error) {
-    if (!(error instanceof GraphQLError)) throw error;
-    const coded = new GraphQLError(error.message, {
-      source: error.source,
-      positions: error.positions,
-      extensions: { code: "GRAPHQL_PARSE_FAILED" },
-    });
-    return { document: { kind: Kind.DOCUMENT, definitions: [] }, errors: [coded] };
-  }
-  return { document, errors: (validate ?? graphqlValidate)(schema, document) };
 }

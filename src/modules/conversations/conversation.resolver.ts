@@ -68,7 +68,7 @@ export class ConversationResolver {
     @Arg("userIds", () => [ID]) userIds: string[],
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.services.conversations.addParticipants(ctx, conversationId, userIds);
+    return ctx.services.membership.addParticipants(ctx, conversationId, userIds);
   }
 
   @Authorized()
@@ -81,7 +81,7 @@ export class ConversationResolver {
     @Arg("userId", () => ID) userId: string,
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.services.conversations.removeParticipant(ctx, conversationId, userId);
+    return ctx.services.membership.removeParticipant(ctx, conversationId, userId);
   }
 
   @Authorized()
@@ -92,7 +92,7 @@ export class ConversationResolver {
     @Arg("conversationId", () => ID) conversationId: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
-    return ctx.services.conversations.leave(ctx, conversationId);
+    return ctx.services.membership.leave(ctx, conversationId);
   }
 
   @Authorized()
@@ -103,7 +103,7 @@ export class ConversationResolver {
     @Arg("role", () => ParticipantRole) role: ParticipantRole,
     @Ctx() ctx: Context,
   ): Promise<Conversation> {
-    return ctx.services.conversations.setRole(ctx, conversationId, userId, role);
+    return ctx.services.membership.setRole(ctx, conversationId, userId, role);
   }
 
   @Subscription(() => Conversation, {

@@ -1,3 +1,14 @@
+/*
+ * The only writer of seq. A message's seq is its conversation's last_seq + 1, taken while the
+ * transaction holds the conversation's row lock, so seqs are gapless and in commit order. Two paths:
+ * - SYSTEM messages: appendMessage, inside a conversation.service transaction that locked the row
+ *   (lockConversation) and changes membership in the same unit of work, which inserts the message.
+ * - Sends (MessageService.send): appendSentMessage, one statement and no transaction, whose
+ *   `last_seq + 1` update takes the lock and the seq at once; when its conditions do not hold,
+ *   sendLocked locks first (lockForSend) and insertSentMessage writes with the seq it read.
+ * The send statements were measured against the unit of work, so they stay apart from
+ * appendMessage: a change to how seq is assigned changes all three.
+ */
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { executePrepared } from "../../core/orm";
 import type { Conversation } from "../conversations/conversation.entity";

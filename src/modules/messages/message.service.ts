@@ -13,22 +13,11 @@ import {
   RateLimitedError,
 } from "../../core/errors";
 import { assertUuid } from "../../core/ids";
-import {
-  decodeTimeIdCursor,
-  encodeTimeIdCursor,
-  pageSize,
-  seqPage,
-  seqWindow,
-  toPage,
-  type Page,
-  type PageArgs,
-} from "../../core/pagination";
+import { seqPage, seqWindow, type Page, type PageArgs } from "../../core/pagination";
 import type { Metrics } from "../../core/metrics";
-import { assertNoNul, assertStorable, codePoints, optionalText } from "../../core/validation";
 import { Conversation } from "../conversations/conversation.entity";
 import { ConversationKind, ParticipantRole } from "../conversations/conversation.enums";
-import { requireConversation } from "../conversations/conversation.access";
-import { currentMembers } from "../conversations/conversation.tx";
+import { currentMembers } from "../conversations/participant.queries";
 import { Participant } from "../conversations/participant.entity";
 import {
   appendSentMessage,
@@ -42,16 +31,13 @@ import { Message } from "./message.entity";
 import { MessageKind } from "./message.enums";
 import type { MessageWithSender } from "./message.events";
 import type { MessagePublisher } from "./message.publisher";
+import { searchMessages } from "./message.search";
+import { validateAttachments, validateClientMessageId, validateText } from "./message.validation";
 import type { Safety } from "../moderation/safety";
 import { MESSAGE_CREATED, messageCreatedEvent } from "../notifications/notification.events";
 import type { TypingService } from "../typing/typing.service";
 import type { SearchMessagesArgs } from "./message.args";
-import type { AttachmentInput, SendMessageInput } from "./message.input";
-
-const MAX_ATTACHMENTS = 10;
-const SEARCH_TAG = "search";
-const CLIENT_MESSAGE_ID = /^[\x21-\x7e]{1,100}$/;
-const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
+import type { SendMessageInput } from "./message.input";
 
 export class MessageService {
   constructor(
@@ -86,13 +72,7 @@ export class MessageService {
       attachments.length > 0,
       this.config.limits.messageMaxLength,
     );
-    const clientMessageId = input.clientMessageId ?? null;
-    if (clientMessageId !== null && !CLIENT_MESSAGE_ID.test(clientMessageId)) {
-      throw new BadUserInputError(
-        "clientMessageId",
-        "clientMessageId must be 1 to 100 printable ASCII characters",
-      );
-    }
+    const clientMessageId = validateClientMessageId(input.clientMessageId);
 
     this.safety.content.check(
       text,
@@ -203,42 +183,10 @@ export class MessageService {
 
   /**
    * Full-text search over the conversations the viewer is currently in (or one of them), newest
-   * first; deleted messages never match. Words match whole, in any language ('simple' config).
+   * first; deleted messages never match (message.search.ts).
    */
-  async search(ctx: RequestScope, args: SearchMessagesArgs): Promise<Page<Message>> {
-    const viewer = ctx.requireViewer();
-    const query = optionalText(args.query, "query", 200);
-    if (!query) throw new BadUserInputError("query", "query must not be empty");
-    assertNoNul(query, "query");
-    const limit = pageSize(args.first, "first", this.config.limits);
-    const params: unknown[] = [viewer.id, query];
-    let where = "";
-    if (args.conversationId != null) {
-      const conversation = await requireConversation(ctx, args.conversationId, "conversationId");
-      where += " and m.conversation_id = ?";
-      params.push(conversation.id);
-    }
-    if (args.after != null) {
-      where += " and (m.created_at, m.id) < (?, ?)";
-      params.push(...decodeTimeIdCursor(args.after, SEARCH_TAG, "after"));
-    }
-    params.push(limit + 1);
-    const rows = await ctx.em.execute(
-      `select m.* from message m
-         join participant p on p.conversation_id = m.conversation_id
-          and p.user_id = ? and p.left_at is null
-        where m.deleted_at is null
-          and to_tsvector('simple', coalesce(m.text, '')) @@ websearch_to_tsquery('simple', ?)${where}
-        order by m.created_at desc, m.id desc limit ?`,
-      params,
-    );
-    const items = rows.slice(0, limit).map((row) => ctx.em.map(Message, row));
-    return toPage(
-      items,
-      (m) => encodeTimeIdCursor(SEARCH_TAG, m.createdAt, m.id),
-      args.after != null,
-      rows.length > limit,
-    );
+  search(ctx: RequestScope, args: SearchMessagesArgs): Promise<Page<Message>> {
+    return searchMessages(ctx, args, this.config.limits);
   }
 
   /** The sender's own TEXT message, not deleted, within the edit window. */
@@ -327,55 +275,6 @@ export class MessageService {
     }
     return existing;
   }
-}
-
-function validateText(value: string | null | undefined, optional: boolean, max: number) {
-  if (value != null) assertStorable(value, "text");
-  const text = optionalText(value, "text", max);
-  if (!text && !optional) {
-    throw new BadUserInputError("text", "text must not be empty unless attachments are sent");
-  }
-  return text;
-}
-
-function validateAttachments(inputs: AttachmentInput[]): Attachment[] {
-  if (inputs.length > MAX_ATTACHMENTS) {
-    throw new BadUserInputError("attachments", `At most ${MAX_ATTACHMENTS} attachments`);
-  }
-  return inputs.map((input, i) => {
-    const field = `attachments[${i}]`;
-    const mediaId = input.mediaId.trim();
-    if (!mediaId || codePoints(mediaId) > 200) {
-      throw new BadUserInputError(`${field}.mediaId`, "mediaId must be 1 to 200 characters");
-    }
-    const url = input.url.length <= 2048 && URL.canParse(input.url) ? new URL(input.url) : null;
-    if (!url || url.protocol !== "https:") {
-      throw new BadUserInputError(
-        `${field}.url`,
-        "url must be an https URL of at most 2048 characters",
-      );
-    }
-    if (!MIME_TYPE.test(input.mimeType)) {
-      throw new BadUserInputError(`${field}.mimeType`, "mimeType must look like type/subtype");
-    }
-    for (const key of ["size", "width", "height"] as const) {
-      const n = input[key];
-      if (n != null && n < 0)
-        throw new BadUserInputError(`${field}.${key}`, `${key} must not be negative`);
-    }
-    const name = optionalText(input.name, `${field}.name`, 255);
-    if (name) assertStorable(name, `${field}.name`);
-    assertStorable(mediaId, `${field}.mediaId`);
-    return {
-      mediaId,
-      url: url.toString(),
-      mimeType: input.mimeType.toLowerCase(),
-      name,
-      size: input.size ?? null,
-      width: input.width ?? null,
-      height: input.height ?? null,
-    };
-  });
 }
 
 /** IMAGE when every attachment is an image, FILE with any other attachment, TEXT without. */

@@ -1,16 +1,11 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { AsyncQueue } from "../../core/async-queue";
 import { BadUserInputError } from "../../core/errors";
+import { audienceFeed, type ConversationFeeds, type Feed, type FeedContext } from "../../core/feed";
 import { assertUuid } from "../../core/ids";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { Viewer } from "../auth/viewer";
-import {
-  audienceFeed,
-  type ConversationStreams,
-  type Feed,
-  type FeedContext,
-} from "../conversations/conversation.stream";
 import { Message } from "./message.entity";
 import {
   fromPayload,
@@ -206,7 +201,7 @@ export class MessageStreams {
 
   constructor(
     private readonly orm: MikroORM,
-    readonly conversations: ConversationStreams,
+    readonly conversations: ConversationFeeds,
     readonly logger: Logger,
     /** How long a live event that skips ahead waits for the seqs before it to arrive live. */
     readonly gapWaitMs: number,

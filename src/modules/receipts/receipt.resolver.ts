@@ -17,12 +17,10 @@ import {
 } from "type-graphql";
 import type { Context } from "../../context";
 import { EventSource } from "../../core/async-queue";
-import { assertUuid } from "../../core/ids";
-import { Topic } from "../../core/pubsub";
 import { Conversation } from "../conversations/conversation.entity";
-import { audienceFeed } from "../conversations/conversation.stream";
 import { User } from "../users/user.entity";
-import { ReadReceipt, type ReadReceiptEvent } from "./read-receipt.type";
+import { ReadReceipt } from "./read-receipt.type";
+import { readReceipts } from "./receipt.stream";
 
 @ArgsType()
 class ReadReceiptArgs {
@@ -63,18 +61,11 @@ export class ReceiptResolver {
       args,
       context,
     }: SubscribeResolverData<unknown, ReadReceiptArgs, Context>) => {
-      const { conversationStreams } = context.services;
-      const stream = await conversationStreams.open<ReadReceipt>(context.requireViewer(), {
-        conversationId:
-          args.conversationId != null ? assertUuid(args.conversationId, "conversationId") : null,
-        topic: Topic.readReceipt,
-        feed: audienceFeed<ReadReceiptEvent, ReadReceipt>(conversationStreams, (event) => ({
-          conversationId: event.conversationId,
-          user: event.user,
-          lastReadSeq: event.lastReadSeq,
-          readAt: new Date(event.readAt),
-        })),
-      });
+      const stream = await readReceipts(
+        context.services.conversationStreams,
+        context.requireViewer(),
+        args.conversationId,
+      );
       return new EventSource(stream, { renew: () => context.renew() });
     },
   })

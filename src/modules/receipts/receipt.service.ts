@@ -3,9 +3,9 @@ import { BadUserInputError } from "../../core/errors";
 import { assertUuid } from "../../core/ids";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { Conversation } from "../conversations/conversation.entity";
-import { currentMembers } from "../conversations/conversation.tx";
-import type { ReadReceiptEvent } from "./read-receipt.type";
 import { requireConversation } from "../conversations/conversation.access";
+import { countUnreadTotal, currentMembers, isCurrent } from "../conversations/participant.queries";
+import type { ReadReceiptEvent } from "./read-receipt.type";
 
 export class ReceiptService {
   constructor(private readonly pubsub: PubSub) {}
@@ -30,7 +30,7 @@ export class ReceiptService {
             set last_read_seq = least(coalesce(?::int, c.last_seq), c.last_seq), last_read_at = now()
            from conversation c
           where c.id = p.conversation_id and p.conversation_id = ? and p.user_id = ?
-            and p.left_at is null
+            and ${isCurrent("p")}
             and p.last_read_seq < least(coalesce(?::int, c.last_seq), c.last_seq)
           returning p.last_read_seq, p.last_read_at`,
         [upToSeq ?? null, conversationId, viewer.id, upToSeq ?? null],
@@ -59,15 +59,6 @@ export class ReceiptService {
   /** The badge: unread messages over all of the viewer's conversations, in one statement. */
   async unreadTotal(ctx: RequestScope): Promise<number> {
     const viewer = ctx.requireViewer();
-    const [row] = await ctx.em.execute<{ total: number }[]>(
-      `select count(m.id)::int as total
-         from participant p
-         join message m on m.conversation_id = p.conversation_id and m.seq > p.last_read_seq
-        where p.user_id = ? and p.left_at is null
-          and m.deleted_at is null and m.kind <> 'SYSTEM'
-          and m.sender_id is distinct from p.user_id`,
-      [viewer.id],
-    );
-    return row.total;
+    return countUnreadTotal(ctx.em, viewer.id);
   }
 }

@@ -15,10 +15,8 @@ import {
 } from "type-graphql";
 import type { Context } from "../../context";
 import { EventSource } from "../../core/async-queue";
-import { assertUuid } from "../../core/ids";
-import { Topic } from "../../core/pubsub";
 import { User } from "../users/user.entity";
-import { typingFeed } from "./typing.service";
+import { typingEvents } from "./typing.stream";
 import { TypingEvent } from "./typing.type";
 
 @ArgsType()
@@ -46,12 +44,11 @@ export class TypingResolver {
     description:
       "Others typing in a conversation; isTyping false arrives when they stop, send, leave, disconnect or let it expire.",
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, TypingArgs, Context>) => {
-      const { conversationStreams } = context.services;
-      const stream = await conversationStreams.open<TypingEvent>(context.requireViewer(), {
-        conversationId: assertUuid(args.conversationId, "conversationId"),
-        topic: Topic.typing,
-        feed: typingFeed(conversationStreams),
-      });
+      const stream = await typingEvents(
+        context.services.conversationStreams,
+        context.requireViewer(),
+        args.conversationId,
+      );
       return new EventSource(stream, { renew: () => context.renew() });
     },
   })

@@ -7,8 +7,8 @@ import type { Peek } from "../../core/rate-limit";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { Viewer } from "../auth/viewer";
-import { currentMembers } from "../conversations/conversation.tx";
-import type { FeedFactory, ConversationStreams } from "../conversations/conversation.stream";
+import { currentMembers } from "../conversations/participant.queries";
+import type { ConversationFeeds, FeedFactory } from "../../core/feed";
 import type { Safety } from "../moderation/safety";
 import type { TypingStore } from "./typing.store";
 import type { TypingEvent, TypingPayload } from "./typing.type";
@@ -105,7 +105,7 @@ export class TypingService {
  * instance died) turns into isTyping false for every subscriber without anyone else's help.
  * The typist never receives their own events.
  */
-export function typingFeed(streams: ConversationStreams): FeedFactory<TypingEvent> {
+export function typingFeed(streams: ConversationFeeds): FeedFactory<TypingEvent> {
   return ({ conversationId, viewerId, sink, revoke }) => {
     const timers = new Map<string, NodeJS.Timeout>();
     let stopped = false;

@@ -5,7 +5,7 @@ import {
   MeDocument,
   PresenceDocument,
   RemoveParticipantDocument,
-} from "../gql/graphql";
+} from "../../gql/graphql";
 import {
   Collector,
   gql,
@@ -14,12 +14,12 @@ import {
   waitForChannel,
   wsClient,
   type WsClient,
-} from "../helpers/client";
-import { startChildServer, type ChildServer } from "../helpers/child";
-import { createDirect, createGroup } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
-import { TEST_REDIS_URL } from "../helpers/env";
+} from "../../helpers/client";
+import { startChildServer, type ChildServer } from "../../helpers/child";
+import { createDirect, createGroup } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
+import { TEST_REDIS_URL } from "../../helpers/env";
 
 async function until(done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,8 @@
-import { SetTypingDocument, TypingDocument } from "../gql/graphql";
-import { Collector, gql, gqlOk, waitForChannel, wsClient } from "../helpers/client";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { testUser, type TestUser } from "../helpers/tokens";
+import { SetTypingDocument, TypingDocument } from "../../gql/graphql";
+import { Collector, gql, gqlOk, waitForChannel, wsClient } from "../../helpers/client";
+import { createDirect, createGroup, sendText } from "../../helpers/operations";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { testUser, type TestUser } from "../../helpers/tokens";
 
 describe("Subscription.typing", () => {
   // Short intervals so expiry is observable without long sleeps.

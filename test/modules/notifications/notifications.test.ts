@@ -2,17 +2,17 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import { Redis } from "ioredis";
 import { createClient } from "graphql-ws";
-import { startTestApp, testEnv, type TestApp } from "../helpers/app";
-import { AddParticipantsDocument } from "../gql/graphql";
-import { ChannelListener } from "../helpers/channels";
-import { gqlOk } from "../helpers/client";
-import { createDatabase, query } from "../helpers/database";
-import { eventually } from "../helpers/eventually";
-import { createDirect, createGroup, sendText } from "../helpers/operations";
-import { RedisServer } from "../helpers/redis-server";
-import { testUser, type TestUser } from "../helpers/tokens";
-import { ConfigError, loadConfig } from "../../src/config";
-import type { MessageCreatedEvent } from "../../src/modules/notifications/notification.events";
+import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { AddParticipantsDocument } from "../../gql/graphql";
+import { ChannelListener } from "../../helpers/channels";
+import { gqlOk } from "../../helpers/client";
+import { createDatabase, query } from "../../helpers/database";
+import { eventually } from "../../helpers/eventually";
+import { createDirect, createGroup, sendText } from "../../helpers/operations";
+import { RedisServer } from "../../helpers/redis-server";
+import { testUser, type TestUser } from "../../helpers/tokens";
+import { ConfigError, loadConfig } from "../../../src/config";
+import type { MessageCreatedEvent } from "../../../src/modules/notifications/notification.events";
 
 const sorted = (ids: readonly string[] | null) => [...(ids ?? [])].sort();
 
