@@ -3,9 +3,7 @@ import { AsyncQueue } from "../../core/async-queue";
 import { ConversationFeeds, type MembershipChange } from "../../core/feed";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
-
-/** Published on a user's membership topic when they join or leave a conversation. */
-export type MembershipEvent = MembershipChange;
+import { isCurrent } from "./participant.queries";
 
 /**
  * The conversation side of the feeds (core/feed.ts): who is a current participant and where each
@@ -31,10 +29,10 @@ export class ConversationStreams extends ConversationFeeds {
 
   protected watchMembership(
     viewerId: string,
-    listener: (change: MembershipEvent) => void,
+    listener: (change: MembershipChange) => void,
   ): Promise<() => void> {
     return this.pubsub.subscribe(Topic.membership(viewerId), (event) =>
-      listener(event as MembershipEvent),
+      listener(event as MembershipChange),
     );
   }
 
@@ -42,7 +40,7 @@ export class ConversationStreams extends ConversationFeeds {
     const rows = await this.orm.em.fork().execute<{ id: string; last_seq: number }[]>(
       `select c.id, c.last_seq from participant p
          join conversation c on c.id = p.conversation_id
-        where p.user_id = ? and p.left_at is null`,
+        where p.user_id = ? and ${isCurrent("p")}`,
       [viewerId],
     );
     return new Map(rows.map((r) => [r.id, r.last_seq]));
@@ -52,7 +50,7 @@ export class ConversationStreams extends ConversationFeeds {
     const rows = await this.orm.em.fork().execute<{ last_seq: number }[]>(
       `select c.last_seq from conversation c
          join participant p on p.conversation_id = c.id
-        where c.id = ? and p.user_id = ? and p.left_at is null`,
+        where c.id = ? and p.user_id = ? and ${isCurrent("p")}`,
       [conversationId, viewerId],
     );
     return rows.length ? rows[0].last_seq : null;

@@ -1,3 +1,4 @@
+import type { MembershipChange } from "../../core/feed";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { RequestScope } from "../../request-scope";
@@ -7,12 +8,11 @@ import type { MessagePublisher } from "../messages/message.publisher";
 import type { TypingService } from "../typing/typing.service";
 import type { Conversation } from "./conversation.entity";
 import { toConversationPayload } from "./conversation.events";
-import type { MembershipEvent } from "./conversation.stream";
 
 type Member = Pick<Viewer, "id" | "displayName">;
 
 /** A membership change as it committed: what `publish` tells whom. */
-export interface MembershipChange {
+export interface CommittedChange {
   conversation: Conversation;
   /** The current participants once the change committed. */
   members: string[];
@@ -41,7 +41,7 @@ export class MembershipPublisher {
    * messages, who joined, then every inbox concerned. A lost publish is only logged: clients
    * resuming with afterSeq recover it.
    */
-  async publish(ctx: RequestScope, change: MembershipChange): Promise<void> {
+  async publish(ctx: RequestScope, change: CommittedChange): Promise<void> {
     const { conversation, members, joined, left } = change;
     const conversationId = conversation.id;
     if (left) {
@@ -71,7 +71,7 @@ export class MembershipPublisher {
     );
   }
 
-  private async publishMembership(userIds: string[], event: MembershipEvent): Promise<void> {
+  private async publishMembership(userIds: string[], event: MembershipChange): Promise<void> {
     await Promise.all(
       userIds.map((userId) =>
         this.pubsub.publish(Topic.membership(userId), event).catch((error: unknown) => {

@@ -12,7 +12,7 @@ import { requireConversation } from "./conversation.access";
 import type { Conversation } from "./conversation.entity";
 import { ConversationKind, ParticipantRole } from "./conversation.enums";
 import { lockConversation } from "./conversation.tx";
-import type { MembershipChange, MembershipPublisher } from "./membership.publisher";
+import type { CommittedChange, MembershipPublisher } from "./membership.publisher";
 import { Participant } from "./participant.entity";
 import {
   currentMembers,
@@ -29,7 +29,7 @@ interface SystemNote {
 }
 
 /** What one membership rule decided under the lock, its rows already changed. */
-interface Decision extends Omit<MembershipChange, "conversation" | "messages"> {
+interface Decision extends Omit<CommittedChange, "conversation" | "messages"> {
   notes: SystemNote[];
 }
 
@@ -213,7 +213,7 @@ export class MembershipService {
     ctx: RequestScope,
     conversationId: string,
     decide: (locked: Locked) => Promise<Decision | null>,
-  ): Promise<MembershipChange | null> {
+  ): Promise<CommittedChange | null> {
     const viewer = ctx.requireViewer();
     return ctx.em.transactional(async (em) => {
       const { conversation, me } = await lockConversation(em, conversationId, viewer.id);
@@ -242,7 +242,7 @@ export class MembershipService {
   private async finish(
     ctx: RequestScope,
     conversationId: string,
-    change: MembershipChange | null,
+    change: CommittedChange | null,
   ): Promise<Conversation> {
     if (!change) return requireConversation(ctx, conversationId, "conversationId");
     await this.publisher.publish(ctx, change);

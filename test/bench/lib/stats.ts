@@ -38,3 +38,22 @@ export async function until(check: () => Promise<boolean>, timeoutMs: number, wh
     await sleep(50);
   }
 }
+
+/** Reads `stats` every 100 ms until `expected` deliveries arrived, or none for quietMs. */
+export async function settleDeliveries<T extends { received: number }>(
+  stats: () => Promise<T>,
+  expected: number,
+  quietMs: number,
+): Promise<T> {
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const current = await stats();
+    if (current.received >= expected) return current;
+    if (current.received !== last) {
+      last = current.received;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > quietMs) return current;
+    await sleep(100);
+  }
+}

@@ -1,6 +1,7 @@
 import WebSocket from "ws";
 import { now, serve, usage } from "../lib/ipc";
 import { marker, subId } from "../lib/frames";
+import { closeSockets } from "../lib/sockets";
 
 /**
  * A load generator: holds client connections to one of the systems under test and records what
@@ -235,21 +236,7 @@ serve(
       for (const stop of timers) stop();
       return { operations };
     },
-    closeAll: async () => {
-      const closing = connections.splice(0, connections.length).map(
-        (conn) =>
-          new Promise<void>((resolve) => {
-            if (conn.socket.readyState === WebSocket.CLOSED) return resolve();
-            conn.socket.once("close", () => resolve());
-            conn.socket.close();
-            setTimeout(() => {
-              conn.socket.terminate();
-              resolve();
-            }, 5_000).unref();
-          }),
-      );
-      await Promise.all(closing);
-    },
+    closeAll: () => closeSockets(connections.splice(0, connections.length).map((c) => c.socket)),
     usage,
   },
   { pid: process.pid },

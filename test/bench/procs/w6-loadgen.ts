@@ -2,6 +2,7 @@ import http from "node:http";
 import WebSocket from "ws";
 import { now, serve, usage } from "../lib/ipc";
 import { marker, subId } from "../lib/frames";
+import { closeSockets } from "../lib/sockets";
 
 /**
  * W6's load generator: users of a chat, each with one socket to the system under test (the
@@ -429,21 +430,10 @@ serve(
       errorSamples,
       latencies: Float64Array.from(latencies),
     }),
-    closeAll: async () => {
-      const closing = clients.splice(0, clients.length).map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            c.agent?.destroy();
-            if (c.socket.readyState === WebSocket.CLOSED) return resolve();
-            c.socket.once("close", () => resolve());
-            c.socket.close();
-            setTimeout(() => {
-              c.socket.terminate();
-              resolve();
-            }, 5_000).unref();
-          }),
-      );
-      await Promise.all(closing);
+    closeAll: () => {
+      const closing = clients.splice(0, clients.length);
+      for (const c of closing) c.agent?.destroy();
+      return closeSockets(closing.map((c) => c.socket));
     },
     usage,
   },

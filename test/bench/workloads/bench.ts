@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { BenchProcess } from "../lib/ipc";
 import type { Seeder } from "../lib/db";
-import { concat, sleep } from "../lib/stats";
+import { concat, settleDeliveries, sleep } from "../lib/stats";
 import type { ConnectionSpec, Kind } from "../procs/loadgen";
 import { mintToken } from "../../../src/modules/auth/token.service";
 
@@ -120,18 +120,8 @@ export async function statsAll(bench: Bench): Promise<Received> {
 }
 
 /** Waits until `expected` events arrived, or nothing new arrived for quietMs. */
-export async function settle(bench: Bench, expected: number, quietMs = 8_000): Promise<Received> {
-  let last = -1;
-  let lastChange = Date.now();
-  for (;;) {
-    const stats = await statsAll(bench);
-    if (stats.received >= expected) return stats;
-    if (stats.received !== last) {
-      last = stats.received;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > quietMs) return stats;
-    await sleep(100);
-  }
+export function settle(bench: Bench, expected: number, quietMs = 8_000): Promise<Received> {
+  return settleDeliveries(() => statsAll(bench), expected, quietMs);
 }
 
 /** Publishes warm-up events until every subscription saw one: then all of them are live. */

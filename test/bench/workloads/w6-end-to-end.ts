@@ -4,7 +4,7 @@ import type { BenchProcess } from "../lib/ipc";
 import { now } from "../lib/ipc";
 import { diffCounts } from "../lib/redis-count";
 import { postgresCpuMs, redisStats } from "../lib/server-cpu";
-import { concat, median, quantile, sleep } from "../lib/stats";
+import { concat, median, quantile, settleDeliveries, sleep } from "../lib/stats";
 // Types only: importing the load generator's module would run it.
 import type { Via, W6ClientSpec, W6Kind } from "../procs/w6-loadgen";
 import { profileFile, tokens, type Bench } from "./bench";
@@ -238,19 +238,9 @@ export async function endToEnd(bench: Bench): Promise<EndToEndResult> {
     };
   };
   /** Waits until `expected` deliveries arrived, or none for quietMs. */
-  const settle = async (expected: number, quietMs: number): Promise<Stats> => {
-    let last = -1;
-    let lastChange = Date.now();
-    for (;;) {
-      const stats = await statsAll();
-      if (stats.received >= expected) return stats;
-      if (stats.received !== last) {
-        last = stats.received;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > quietMs) return stats;
-      await sleep(100);
-    }
-  };
+  const settle = (expected: number, quietMs: number) =>
+    settleDeliveries(statsAll, expected, quietMs);
+
   const snapshot = async (server: BenchProcess): Promise<Snapshot> => {
     const [cpu, statements, statementsBy, commands, info, pgCpu] = await Promise.all([
       server.call("cpu"),

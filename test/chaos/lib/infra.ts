@@ -7,22 +7,11 @@ import path from "node:path";
 import readline from "node:readline";
 import { Client } from "pg";
 import ts from "typescript";
+import { freePort } from "../../helpers/redis-server";
 
 export const ROOT = path.join(__dirname, "..", "..", "..");
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls until check resolves true, within timeoutMs. */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number) {
