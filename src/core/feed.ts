@@ -106,10 +106,13 @@ export abstract class ConversationFeeds {
       revoke: () => queue.end(),
     });
     try {
+      // One at a time: each is released on a failure of the next.
       unsubscribes.push(
         await this.watchMembership(viewer.id, (change) => {
           if (change.type === "left" && change.conversationId === conversationId) queue.end();
         }),
+      );
+      unsubscribes.push(
         await this.pubsub.subscribe(options.topic(conversationId), (event) => feed.onLive(event)),
       );
       // Events committed while the subscription was being set up are read from the database.

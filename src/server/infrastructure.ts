@@ -9,7 +9,7 @@ import { createPubSub, type PubSub } from "../core/pubsub";
 export interface Infrastructure {
   readonly orm: MikroORM;
   readonly pubsub: PubSub;
-  /** After a failed start: the ORM's connections without waiting, then the embedded database. */
+  /** After a failed start: pub/sub, the ORM's connections without waiting, the embedded database. */
   abort(): Promise<void>;
   /** The last steps of a drain, in order: pub/sub, the ORM, the embedded database. */
   close(): Promise<void>;
@@ -26,7 +26,9 @@ export async function startInfrastructure(
 ): Promise<Infrastructure> {
   let embedded: EmbeddedPostgres | null = null;
   let orm: MikroORM | null = null;
+  let pubsub: PubSub | null = null;
   const abort = async () => {
+    await pubsub?.close().catch(() => {});
     await orm?.close(true).catch(() => {});
     await embedded?.stop().catch(() => {});
   };
@@ -46,19 +48,19 @@ export async function startInfrastructure(
     });
     const applied = await migrate(orm);
     if (applied.length) logger.info({ migrations: applied }, "migrations applied");
-    const pubsub = await createPubSub(config.redisUrl, config.redisPrefix, logger);
+    const bus = (pubsub = await createPubSub(config.redisUrl, config.redisPrefix, logger));
     logger.info(
-      pubsub.mode === "redis"
+      bus.mode === "redis"
         ? "pub/sub: Redis from REDIS_URL"
         : "pub/sub: in-process (single instance only)",
     );
     const started = orm;
     return {
       orm: started,
-      pubsub,
+      pubsub: bus,
       abort,
       async close() {
-        await pubsub.close();
+        await bus.close();
         await started.close();
         await embedded?.stop();
       },
