@@ -18,9 +18,10 @@ import type { ConversationsArgs } from "./conversation.args";
 import { Conversation } from "./conversation.entity";
 import { ConversationKind, ParticipantRole } from "./conversation.enums";
 import type { CreateConversationInput } from "./conversation.input";
+import { findDirect, selectInbox } from "./conversation.queries";
 import type { MembershipPublisher } from "./membership.publisher";
 import { Participant } from "./participant.entity";
-import { currentMembers, isCurrent, rejoin } from "./participant.queries";
+import { currentMembers, rejoin } from "./participant.queries";
 
 const ACTIVITY_TAG = "activity";
 
@@ -36,32 +37,13 @@ export class ConversationService {
   async list(ctx: RequestScope, args: ConversationsArgs): Promise<Page<Conversation>> {
     const viewer = ctx.requireViewer();
     const limit = pageSize(args.first, "first", this.config.limits);
-    const params: unknown[] = [viewer.id];
-    let where = "";
-    if (args.after != null) {
-      const [at, id] = decodeTimeIdCursor(args.after, ACTIVITY_TAG, "after");
-      where += " and (c.last_activity_at, c.id) < (?, ?)";
-      params.push(at, id);
-    }
+    const after = args.after != null ? decodeTimeIdCursor(args.after, ACTIVITY_TAG, "after") : null;
     const search = optionalText(args.search, "search", 200);
-    if (search) {
-      assertNoNul(search, "search");
-      const pattern = likePattern(search);
-      where += ` and (c.title ilike ? or c.subject ilike ? or exists (
-        select 1 from participant p2 join app_user u on u.id = p2.user_id
-         where p2.conversation_id = c.id and ${isCurrent("p2")} and u.display_name ilike ?))`;
-      params.push(pattern, pattern, pattern);
-    }
-    params.push(limit + 1);
-    const rows = await ctx.em.execute(
-      `select c.* from participant p join conversation c on c.id = p.conversation_id
-        where p.user_id = ? and ${isCurrent("p")}${where}
-        order by c.last_activity_at desc, c.id desc limit ?`,
-      params,
-    );
-    const items = rows.slice(0, limit).map((row) => ctx.em.map(Conversation, row));
+    if (search) assertNoNul(search, "search");
+    const pattern = search ? likePattern(search) : null;
+    const { items, more } = await selectInbox(ctx.em, viewer.id, { after, pattern, limit });
     for (const item of items) ctx.loaders.conversation.prime(item.id, item);
-    return toPage(items, activityCursor, args.after != null, rows.length > limit);
+    return toPage(items, activityCursor, args.after != null, more);
   }
 
   /**
@@ -98,7 +80,7 @@ export class ConversationService {
         throw new BlockedError();
       }
       directKey = JSON.stringify([...[viewer.id, others[0]].sort(), subject]);
-      const existing = await this.findDirect(ctx.em, directKey);
+      const existing = await findDirect(ctx.em, directKey);
       if (existing) return this.rejoinDirect(ctx, existing);
     } else if (others.length + 1 > limits.groupMaxMembers) {
       throw new BadUserInputError(
@@ -126,7 +108,7 @@ export class ConversationService {
     } catch (error) {
       // Two first messages between the same pair raced: the other request created it.
       if (directKey && error instanceof UniqueConstraintViolationException) {
-        const existing = await this.findDirect(ctx.em.fork(), directKey);
+        const existing = await findDirect(ctx.em.fork(), directKey);
         if (existing) return this.rejoinDirect(ctx, existing);
       }
       throw error;
@@ -157,10 +139,6 @@ export class ConversationService {
       em.create(Participant, { conversationId: created.id, userId, role: ParticipantRole.MEMBER });
     }
     return created;
-  }
-
-  private async findDirect(em: EntityManager, directKey: string): Promise<Conversation | null> {
-    return em.findOne(Conversation, { directKey });
   }
 
   /** Asking for a DIRECT conversation the viewer had left brings them back into it. */

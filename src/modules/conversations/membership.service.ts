@@ -7,6 +7,7 @@ import { appendMessage } from "../messages/message.append";
 import { MessageKind } from "../messages/message.enums";
 import { SystemEventType } from "../messages/system-event.type";
 import type { Safety } from "../moderation/safety";
+import { selectDisplayNames } from "../users/user.queries";
 import type { UserService } from "../users/user.service";
 import { requireConversation } from "./conversation.access";
 import type { Conversation } from "./conversation.entity";
@@ -286,12 +287,7 @@ function assertGroup(conversation: Conversation): void {
 
 /** "Alice, Bob and Carol" for SYSTEM message text; ids stand in for unknown names. */
 async function displayNames(em: EntityManager, userIds: string[]): Promise<string> {
-  const rows = await em.execute<{ id: string; display_name: string | null }[]>(
-    `select id, display_name from app_user
-      where id in (select value from jsonb_array_elements_text(?::jsonb))`,
-    [JSON.stringify(userIds)],
-  );
-  const names = new Map(rows.map((r) => [r.id, r.display_name ?? r.id]));
+  const names = await selectDisplayNames(em, userIds);
   const list = userIds.map((id) => names.get(id) ?? id);
   return list.length > 1 ? `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}` : list[0];
 }

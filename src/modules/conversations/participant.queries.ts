@@ -109,8 +109,32 @@ export async function rejoin(
 }
 
 /**
+ * Moves the user's read position up to upToSeq (null: the newest message; never past it), only
+ * forwards and only for a current participant; null when it did not move.
+ */
+export async function advanceReadPosition(
+  em: EntityManager,
+  conversationId: string,
+  userId: string,
+  upToSeq: number | null,
+): Promise<{ last_read_seq: number; last_read_at: Date } | null> {
+  const rows = await em.execute<{ last_read_seq: number; last_read_at: Date }[]>(
+    `update participant p
+            set last_read_seq = least(coalesce(?::int, c.last_seq), c.last_seq), last_read_at = now()
+           from conversation c
+          where c.id = p.conversation_id and p.conversation_id = ? and p.user_id = ?
+            and ${isCurrent("p")}
+            and p.last_read_seq < least(coalesce(?::int, c.last_seq), c.last_seq)
+          returning p.last_read_seq, p.last_read_at`,
+    [upToSeq, conversationId, userId, upToSeq],
+  );
+  return rows[0] ?? null;
+}
+
+/**
  * The unread rule: joins `message m` to what participant `p` has not read, the others' messages
- * after p's read position, not deleted and not SYSTEM notices.
+ * after p's read position, not deleted and not SYSTEM notices. It reads the messages module's
+ * table on purpose: the counts are one statement each, and the rule is written here once.
  */
 const UNREAD_MESSAGES = `join message m on m.conversation_id = p.conversation_id
     and m.seq > p.last_read_seq and m.deleted_at is null and m.kind <> 'SYSTEM'

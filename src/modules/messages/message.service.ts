@@ -15,10 +15,9 @@ import {
 import { assertUuid } from "../../core/ids";
 import { seqPage, seqWindow, type Page, type PageArgs } from "../../core/pagination";
 import type { Metrics } from "../../core/metrics";
-import { Conversation } from "../conversations/conversation.entity";
 import { ConversationKind, ParticipantRole } from "../conversations/conversation.enums";
-import { currentMembers } from "../conversations/participant.queries";
-import { Participant } from "../conversations/participant.entity";
+import { getConversation } from "../conversations/conversation.queries";
+import { currentMembers, findCurrent, isCurrent } from "../conversations/participant.queries";
 import {
   appendSentMessage,
   insertSentMessage,
@@ -38,6 +37,20 @@ import { MESSAGE_CREATED, messageCreatedEvent } from "../notifications/notificat
 import type { TypingService } from "../typing/typing.service";
 import type { SearchMessagesArgs } from "./message.args";
 import type { SendMessageInput } from "./message.input";
+
+/** A send's input, validated. */
+interface SendDraft {
+  conversationId: string;
+  attachments: Attachment[];
+  text: string | null;
+  clientMessageId: string | null;
+}
+
+/** A new message and who it is for: the conversation's current participants. */
+interface Sent {
+  message: Message;
+  members: string[];
+}
 
 export class MessageService {
   constructor(
@@ -65,6 +78,22 @@ export class MessageService {
    */
   async send(ctx: RequestScope, input: SendMessageInput): Promise<Message> {
     const viewer = ctx.requireViewer();
+    const draft = this.validateSend(input);
+    const floodKey = this.safety.content.floodKey(viewer.id, draft.text);
+    const admitted = await this.admit(ctx, draft, floodKey);
+    if (admitted instanceof Message) return admitted;
+    const sent = await this.store(ctx, draft);
+    if (sent instanceof Message) {
+      // A retry: the stored message, with nothing published and nothing counted.
+      await this.safety.limiters.refundSend(viewer.id, floodKey);
+      return sent;
+    }
+    await this.announce(ctx, draft.conversationId, sent, admitted.typing);
+    return sent.message;
+  }
+
+  /** The send's input, validated, and its content checked. */
+  private validateSend(input: SendMessageInput): SendDraft {
     const conversationId = assertUuid(input.conversationId, "conversationId");
     const attachments = validateAttachments(input.attachments ?? []);
     const text = validateText(
@@ -78,15 +107,28 @@ export class MessageService {
       text,
       attachments.map((a) => a.url),
     );
+    return { conversationId, attachments, text, clientMessageId };
+  }
+
+  /**
+   * Counts the send against the sender's limits, with what the typing store said (see
+   * TypingService.stopAfterSend); over the limit, the stored message of a retry.
+   */
+  private async admit(
+    ctx: RequestScope,
+    draft: SendDraft,
+    floodKey: string | null,
+  ): Promise<{ typing: string | null | undefined } | Message> {
+    const viewer = ctx.requireViewer();
+    const { conversationId, clientMessageId } = draft;
     // One round trip to Redis: the message and flood counters, and whether the sender is typing.
-    const floodKey = this.safety.content.floodKey(viewer.id, text);
-    let typing: string | null | undefined;
     try {
-      typing = await this.safety.limiters.consumeSend(
+      const typing = await this.safety.limiters.consumeSend(
         viewer.id,
         floodKey,
         this.typing.peek(viewer.id, conversationId),
       );
+      return { typing };
     } catch (error) {
       // Over the limit, a retry of a stored send still gets its message: retries are not counted.
       if (!(error instanceof RateLimitedError) || !clientMessageId) throw error;
@@ -95,6 +137,12 @@ export class MessageService {
       await this.safety.limiters.refundSend(viewer.id, null);
       return existing;
     }
+  }
+
+  /** Writes the message with its notification event; the stored message when this was a retry. */
+  private async store(ctx: RequestScope, draft: SendDraft): Promise<Sent | Message> {
+    const viewer = ctx.requireViewer();
+    const { conversationId, attachments, text, clientMessageId } = draft;
     const fields = {
       kind: messageKind(attachments),
       senderId: viewer.id,
@@ -111,30 +159,32 @@ export class MessageService {
       payload: (message: Message) => messageCreatedEvent(eventId, message, []),
     };
 
-    let sent: { message: Message; members: string[] } | Message;
     try {
       // One statement when nothing stands in the way; otherwise the lock, then what it found.
-      sent =
+      return (
         // The root EntityManager, for its connection only: the statement needs no request fork.
         (await appendSentMessage(this.orm.em, conversationId, fields, event)) ??
-        (await this.sendLocked(ctx, conversationId, fields, event));
+        (await this.sendLocked(ctx, conversationId, fields, event))
+      );
     } catch (error) {
       // A concurrent retry with the same clientMessageId won the race: return its message.
       if (clientMessageId && error instanceof UniqueConstraintViolationException) {
         const existing = await this.findByClientId(ctx, clientMessageId, conversationId);
         if (!existing) throw error;
-        sent = existing;
-      } else {
-        throw error;
+        return existing;
       }
+      throw error;
     }
-    if (sent instanceof Message) {
-      // A retry: the stored message, with nothing published and nothing counted.
-      await this.safety.limiters.refundSend(viewer.id, floodKey);
-      return sent;
-    }
-    const { message, members } = sent;
+  }
 
+  /** After commit: counts and publishes the new message, and ends the sender's typing. */
+  private async announce(
+    ctx: RequestScope,
+    conversationId: string,
+    { message, members }: Sent,
+    typing: string | null | undefined,
+  ): Promise<void> {
+    const viewer = ctx.requireViewer();
     // The sender is the viewer: `sender` resolves from it (no loaders made for the request).
     (message as MessageWithSender).sender = { id: viewer.id, displayName: viewer.displayName };
     this.metrics.messagesSent.inc({ kind: message.kind });
@@ -143,7 +193,6 @@ export class MessageService {
     await this.typing.stopAfterSend(viewer, conversationId, members, typing).catch((error) => {
       ctx.log.warn({ err: error }, "typing stop failed");
     });
-    return message;
   }
 
   /**
@@ -156,7 +205,7 @@ export class MessageService {
     conversationId: string,
     fields: NewMessage & { senderId: string },
     event: SendEvent,
-  ): Promise<{ message: Message; members: string[] } | Message> {
+  ): Promise<Sent | Message> {
     const viewer = ctx.requireViewer();
     if (fields.clientMessageId) {
       const existing = await this.findByClientId(ctx, fields.clientMessageId, conversationId);
@@ -230,7 +279,7 @@ export class MessageService {
         throw new ForbiddenError("SYSTEM messages cannot be deleted");
       }
       if (message.senderId !== viewer.id) {
-        const conversation = await em.findOneOrFail(Conversation, { id: message.conversationId });
+        const conversation = await getConversation(em, message.conversationId);
         const moderates =
           conversation.kind === ConversationKind.GROUP && me.role !== ParticipantRole.MEMBER;
         if (!moderates) throw new ForbiddenError("Only the sender or a group admin can delete it");
@@ -258,10 +307,11 @@ export class MessageService {
     const viewer = ctx.requireViewer();
     // A fresh fork: after a lost race the request's own identity map may not hold the winner.
     const em = ctx.em.fork();
+    // Joins the conversations module's participant table on purpose: one statement, its rule reused.
     const rows = await em.execute<Array<Record<string, unknown> & { _member: boolean }>>(
       `select m.*, exists (
                 select 1 from participant p
-                 where p.conversation_id = ? and p.user_id = m.sender_id and p.left_at is null
+                 where p.conversation_id = ? and p.user_id = m.sender_id and ${isCurrent("p")}
               ) as _member
          from message m where m.sender_id = ? and m.client_message_id = ?`,
       [conversationId, viewer.id, clientMessageId],
@@ -292,13 +342,7 @@ async function lockMessage(em: EntityManager, messageId: string, viewerId: strin
     { id: messageId },
     { lockMode: LockMode.PESSIMISTIC_WRITE },
   );
-  const me = message
-    ? await em.findOne(Participant, {
-        conversationId: message.conversationId,
-        userId: viewerId,
-        leftAt: null,
-      })
-    : null;
+  const me = message ? await findCurrent(em, message.conversationId, viewerId) : null;
   if (!message || !me) throw new NotFoundError("Message");
   return { message, me };
 }

@@ -4,6 +4,7 @@ import { BadUserInputError } from "../../core/errors";
 import { assertUserId } from "../../core/ids";
 import { Topic, type PubSub } from "../../core/pubsub";
 import { User } from "../users/user.entity";
+import { executeWithUser } from "../users/user.queries";
 import { Block } from "./block.entity";
 
 /** Published to both users' block topics so open presence streams drop each other at once. */
@@ -23,11 +24,12 @@ export class BlockService {
   async block(ctx: RequestScope, userId: string): Promise<boolean> {
     const viewer = ctx.requireViewer();
     const target = this.target(ctx, userId);
-    // One statement: the foreign key is checked at its end, when the user's row exists.
-    await ctx.em.execute(
-      `with u as (insert into app_user (id) values (?) on conflict (id) do nothing)
-       insert into block (blocker_id, blocked_id) values (?, ?) on conflict do nothing`,
-      [target, viewer.id, target],
+    // One statement with the target's bare app_user row (the users module writes that table).
+    await executeWithUser(
+      ctx.em,
+      target,
+      `insert into block (blocker_id, blocked_id) values (?, ?) on conflict do nothing`,
+      [viewer.id, target],
     );
     await this.publish(viewer.id, target, true);
     return true;

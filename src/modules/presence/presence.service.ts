@@ -4,6 +4,7 @@ import type { RealtimeConfig } from "../../config";
 import { AsyncQueue } from "../../core/async-queue";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
+import { markLastSeen } from "../users/user.queries";
 import type { PresenceStore } from "./presence.store";
 import { PresenceWatch } from "./presence.watch";
 import { visibleUsers } from "./presence.visibility";
@@ -127,11 +128,7 @@ export class PresenceService {
   private async announceOffline(userIds: string[]): Promise<void> {
     if (!userIds.length) return;
     const lastSeenAt = new Date();
-    await this.orm.em.fork().execute(
-      `update app_user set last_seen_at = ?
-          where id in (select value from jsonb_array_elements_text(?::jsonb))`,
-      [lastSeenAt, JSON.stringify(userIds)],
-    );
+    await markLastSeen(this.orm.em.fork(), userIds, lastSeenAt);
     for (const userId of userIds) {
       await this.publish({
         userId,

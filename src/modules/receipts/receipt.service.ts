@@ -4,7 +4,11 @@ import { assertUuid } from "../../core/ids";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { Conversation } from "../conversations/conversation.entity";
 import { requireConversation } from "../conversations/conversation.access";
-import { countUnreadTotal, currentMembers, isCurrent } from "../conversations/participant.queries";
+import {
+  advanceReadPosition,
+  countUnreadTotal,
+  currentMembers,
+} from "../conversations/participant.queries";
 import type { ReadReceiptEvent } from "./read-receipt.type";
 
 export class ReceiptService {
@@ -25,19 +29,8 @@ export class ReceiptService {
       throw new BadUserInputError("upToSeq", "upToSeq must not be negative");
     }
     const moved = await ctx.em.transactional(async (em) => {
-      const rows = await em.execute<{ last_read_seq: number; last_read_at: Date }[]>(
-        `update participant p
-            set last_read_seq = least(coalesce(?::int, c.last_seq), c.last_seq), last_read_at = now()
-           from conversation c
-          where c.id = p.conversation_id and p.conversation_id = ? and p.user_id = ?
-            and ${isCurrent("p")}
-            and p.last_read_seq < least(coalesce(?::int, c.last_seq), c.last_seq)
-          returning p.last_read_seq, p.last_read_at`,
-        [upToSeq ?? null, conversationId, viewer.id, upToSeq ?? null],
-      );
-      return rows.length
-        ? { ...rows[0], audience: await currentMembers(em, conversationId) }
-        : null;
+      const read = await advanceReadPosition(em, conversationId, viewer.id, upToSeq ?? null);
+      return read ? { ...read, audience: await currentMembers(em, conversationId) } : null;
     });
     // Also the authorisation: a non-participant moved nothing and gets NOT_FOUND here.
     const conversation = await requireConversation(ctx, conversationId, "conversationId");

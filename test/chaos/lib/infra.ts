@@ -1,13 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { Client } from "pg";
 import ts from "typescript";
-import { freePort } from "../../helpers/redis-server";
+import { freePort, RedisServer } from "../../helpers/redis-server";
 
 export const ROOT = path.join(__dirname, "..", "..", "..");
 
@@ -210,76 +209,9 @@ export class PostgresCluster {
   }
 }
 
-async function redisAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    let reply = "";
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once("error", () => done(false));
-    socket.once("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (chunk) => {
-      reply += String(chunk);
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
-    });
-  });
-}
-
-/** A redis-server of the test's own on a spare port, with no persistence: a restart loses everything. */
-export class RedisServer {
-  private process: ChildProcess | null = null;
-
-  private constructor(
-    readonly port: number,
-    private readonly dir: string,
-  ) {}
-
-  static async create(): Promise<RedisServer> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chaos-redis-"));
-    const server = new RedisServer(await freePort(), dir);
-    await server.start();
-    return server;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  get running(): boolean {
-    return this.process !== null;
-  }
-
-  async start(): Promise<void> {
-    if (this.process) return;
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", ""];
-    args.push("--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning");
-    args.push("--dir", this.dir);
-    const child = track(spawn("redis-server", args, { stdio: "ignore" }));
-    this.process = child;
-    await waitFor(
-      "redis-server to answer",
-      async () => {
-        if (child.exitCode !== null) throw new Error("redis-server exited");
-        return redisAnswers(this.port);
-      },
-      15_000,
-    );
-  }
-
-  async stop(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const child = this.process;
-    if (!child) return;
-    this.process = null;
-    await terminate(child, signal, 10_000);
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
+/** The helpers' redis-server, in a folder of its own and killed if this process exits first. */
+export function startRedis(): Promise<RedisServer> {
+  return RedisServer.start({ dirPrefix: "chaos-redis-", onSpawn: track });
 }
 
 /**

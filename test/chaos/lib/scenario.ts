@@ -3,12 +3,13 @@ import { Client } from "pg";
 import { mintToken } from "../../../src/modules/auth/token.service";
 import { TEST_JWT_SECRET } from "../../helpers/env";
 import { SimClient, Stats, type Intent, type Target, type World } from "./client";
+import type { RedisServer } from "../../helpers/redis-server";
 import {
   buildService,
   PostgresCluster,
-  RedisServer,
   ServiceInstance,
   sleep,
+  startRedis,
   waitFor,
 } from "./infra";
 import { Rng } from "./rng";
@@ -64,7 +65,7 @@ export class ChaosCluster {
   ) {}
 
   static async start(size: number, env: Record<string, string> = {}): Promise<ChaosCluster> {
-    const [pg, redis] = await Promise.all([PostgresCluster.create(), RedisServer.create()]);
+    const [pg, redis] = await Promise.all([PostgresCluster.create(), startRedis()]);
     const build = buildService();
     const cluster = new ChaosCluster(pg, redis, build, size, {
       ...instanceEnv(pg, redis),
