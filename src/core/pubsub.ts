@@ -25,6 +25,13 @@ export interface PubSub {
   close(): Promise<void>;
 }
 
+/** A topic this instance listens to: one engine subscription, however many local listeners. */
+interface Channel {
+  listeners: Set<Listener>;
+  /** The engine's subscription id, once Redis acknowledged SUBSCRIBE. */
+  ready: Promise<number>;
+}
+
 /** A subscription that cannot be made in this time (Redis down) fails with UNAVAILABLE. */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
@@ -80,36 +87,78 @@ async function createRedisPubSub(url: string, prefix: string, logger: Logger): P
     mode: "redis",
     redis: publisher,
     publish: (topic, payload) => engine.publish(prefix + topic, payload),
-    async subscribe(topic, listener) {
-      const pending = engine.subscribe(prefix + topic, listener);
-      let timer: NodeJS.Timeout | undefined;
-      const id = await Promise.race([
-        pending,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("SUBSCRIBE timed out")), SUBSCRIBE_TIMEOUT_MS);
-        }),
-      ])
-        .catch((error: unknown) => {
-          // It may still be acknowledged once Redis is back: undo it then.
-          pending.then((late) => engine.unsubscribe(late)).catch(() => {});
-          logger.warn({ err: error, topic }, "redis subscribe failed");
-          throw new UnavailableError("The message bus");
-        })
-        .finally(() => clearTimeout(timer));
-      let subscribed = true;
-      return () => {
-        if (subscribed) engine.unsubscribe(id);
-        subscribed = false;
-      };
-    },
+    subscribe: sharedSubscriptions(engine, prefix, logger),
     onResubscribed(listener) {
       resubscribed.add(listener);
       return () => resubscribed.delete(listener);
     },
-    async close() {
-      publisher.disconnect();
-      subscriber.disconnect();
-    },
+    close: () => Promise.all([publisher, subscriber].map(disconnect)).then(() => {}),
+  };
+}
+
+/** Disconnects a client and resolves once it has ended (ioredis ends on the socket's close). */
+async function disconnect(client: Redis): Promise<void> {
+  if (client.status === "end") return;
+  const ended = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    client.once("end", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  client.disconnect();
+  await ended;
+}
+
+/**
+ * subscribe() over one engine subscription per topic: the topic's local listeners are called from
+ * it, and the topic is unsubscribed when the last of them leaves.
+ */
+function sharedSubscriptions(
+  engine: RedisPubSub,
+  prefix: string,
+  logger: Logger,
+): PubSub["subscribe"] {
+  const channels = new Map<string, Channel>();
+  return async (topic, listener) => {
+    let channel = channels.get(topic);
+    if (!channel) {
+      // One engine subscription per topic; its local listeners are called from here.
+      const listeners = new Set<Listener>();
+      const opened: Channel = {
+        listeners,
+        ready: engine.subscribe(prefix + topic, (payload: unknown) => {
+          for (const each of listeners) each(payload);
+        }),
+      };
+      channels.set(topic, (channel = opened));
+    }
+    const opened = channel;
+    // A function of its own, so the same listener subscribed twice is released once each.
+    const entry: Listener = (payload) => listener(payload);
+    opened.listeners.add(entry);
+    const release = () => {
+      if (!opened.listeners.delete(entry) || opened.listeners.size) return;
+      if (channels.get(topic) === opened) channels.delete(topic);
+      // Once acknowledged (it may still be, once Redis is back), the topic is unsubscribed.
+      opened.ready.then((id) => engine.unsubscribe(id)).catch(() => {});
+    };
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      opened.ready,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("SUBSCRIBE timed out")), SUBSCRIBE_TIMEOUT_MS);
+      }),
+    ])
+      .catch((error: unknown) => {
+        release();
+        // A topic whose SUBSCRIBE failed is asked for afresh by the next subscriber.
+        if (channels.get(topic) === opened) channels.delete(topic);
+        logger.warn({ err: error, topic }, "redis subscribe failed");
+        throw new UnavailableError("The message bus");
+      })
+      .finally(() => clearTimeout(timer));
+    return release;
   };
 }
 

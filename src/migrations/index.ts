@@ -4,6 +4,7 @@ import { Migration20261121010000_messaging } from "./Migration20261121010000_mes
 import { Migration20261121020000_safety } from "./Migration20261121020000_safety";
 import { Migration20261121030000_outbox } from "./Migration20261121030000_outbox";
 import { Migration20261201000000_member_epoch } from "./Migration20261201000000_member_epoch";
+import { Migration20261202000000_outbox_offline } from "./Migration20261202000000_outbox_offline";
 
 /** Every migration, in order; listed explicitly so compiled and ts-node runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261121020000_safety", class: Migration20261121020000_safety },
   { name: "Migration20261121030000_outbox", class: Migration20261121030000_outbox },
   { name: "Migration20261201000000_member_epoch", class: Migration20261201000000_member_epoch },
+  { name: "Migration20261202000000_outbox_offline", class: Migration20261202000000_outbox_offline },
 ];

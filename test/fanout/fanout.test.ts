@@ -58,16 +58,22 @@ describe("Subscription delivery grouped per document, variables and visible data
     return client;
   }
 
-  /** Sends until every client has a frame for subscription `id`: from then on all are live. */
+  /**
+   * Sends until every client has a frame for subscription `id`, then waits for the last warm-up
+   * everywhere (one that went live late, without afterSeq, never sees the first ones).
+   */
   async function untilLive(conversationId: string, subscribers: RawClient[], id = "1") {
     let sent = 0;
+    let lastSeq = 0;
     const deadline = Date.now() + 10_000;
     while (subscribers.some((c) => !c.of(id).length)) {
       if (Date.now() > deadline) throw new Error("subscriptions did not go live");
-      await sendText(grouped.url, alice, conversationId, `warm-up ${++sent}`);
+      ({ seq: lastSeq } = await sendText(grouped.url, alice, conversationId, `warm-up ${++sent}`));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await Promise.all(subscribers.map((c) => c.until(() => c.of(id).length >= sent)));
+    const hasLast = (c: RawClient) =>
+      !sent || c.of(id).some((f) => f.includes(`"seq":${lastSeq},`));
+    await Promise.all(subscribers.map((c) => c.until(() => hasLast(c))));
     return sent;
   }
 

@@ -12,7 +12,7 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { executePrepared } from "../../core/orm";
 import type { Conversation } from "../conversations/conversation.entity";
-import { Message } from "./message.entity";
+import { Message, messageRecord } from "./message.entity";
 import type { MessageKind } from "./message.enums";
 import type { SystemEvent } from "./system-event.type";
 
@@ -25,7 +25,7 @@ export interface NewMessage {
   systemEvent?: SystemEvent | null;
 }
 
-/** A Message entity for `fields`; `persist`: inserted by the next flush. */
+/** A Message for `fields`; `persist`: an entity inserted by the next flush, else a plain record. */
 function newMessage(
   em: EntityManager,
   conversationId: string,
@@ -46,7 +46,7 @@ function newMessage(
     createdAt,
   };
   // A message written by a statement of its own needs none of the unit of work's bookkeeping.
-  return persist ? em.create(Message, values, { persist }) : Object.assign(new Message(), values);
+  return persist ? em.create(Message, values, { persist }) : messageRecord(values);
 }
 
 /** Appends a message with the next seq; the caller holds the conversation's row lock. */

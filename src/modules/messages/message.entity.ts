@@ -90,3 +90,31 @@ export class Message {
   @Property({ type: "json", nullable: true })
   systemEvent: SystemEvent | null = null;
 }
+
+/** A message's fields, as a statement of its own writes them or a pub/sub event carries them. */
+export type MessageFields = Pick<Message, "conversationId" | "seq" | "kind" | "createdAt"> &
+  Partial<Omit<Message, "conversationId" | "seq" | "kind" | "createdAt">>;
+
+/**
+ * A Message outside any unit of work: a plain object of the entity's shape. `new Message()` goes
+ * through the ORM's change-tracking accessors for every field (an accessor defined per instance,
+ * and the entity's helper created), which a message written by a statement of its own, or
+ * received from pub/sub, never needs: the send path makes one per send and the fan-out one per
+ * event.
+ */
+export function messageRecord(fields: MessageFields): Message {
+  return {
+    id: fields.id ?? randomUUID(),
+    conversationId: fields.conversationId,
+    seq: fields.seq,
+    senderId: fields.senderId ?? null,
+    kind: fields.kind,
+    text: fields.text ?? null,
+    attachments: fields.attachments ?? [],
+    clientMessageId: fields.clientMessageId ?? null,
+    createdAt: fields.createdAt,
+    editedAt: fields.editedAt ?? null,
+    deletedAt: fields.deletedAt ?? null,
+    systemEvent: fields.systemEvent ?? null,
+  };
+}

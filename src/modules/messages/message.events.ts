@@ -1,6 +1,6 @@
 import type { User } from "../users/user.entity";
 import type { Attachment } from "./attachment.type";
-import { Message } from "./message.entity";
+import { messageRecord, type Message } from "./message.entity";
 import type { MessageKind } from "./message.enums";
 import type { SystemEvent } from "./system-event.type";
 
@@ -59,11 +59,14 @@ export function toPayload(
   };
 }
 
+/** The message of an event, with its sender, as subscribers resolve it (a plain record). */
 export function fromPayload(payload: MessagePayload): MessageWithSender {
-  return Object.assign(Object.create(Message.prototype) as Message, {
+  const message: MessageWithSender = messageRecord({
     ...payload,
     createdAt: new Date(payload.createdAt),
     editedAt: payload.editedAt ? new Date(payload.editedAt) : null,
     deletedAt: payload.deletedAt ? new Date(payload.deletedAt) : null,
   });
+  message.sender = payload.sender;
+  return message;
 }

@@ -1,4 +1,3 @@
-import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
 import type { RequestScope } from "../../request-scope";
 import type { Message } from "./message.entity";
@@ -18,18 +17,19 @@ export class MessagePublisher {
     const viewer = message.senderId ? scope.requireViewer() : null;
     const sender = viewer ? { id: viewer.id, displayName: viewer.displayName } : null;
     const event: MessageAddedEvent = { message: toPayload(message, sender), audience };
-    await this.publish(scope.log, Topic.messageAdded(message.conversationId), event, message);
+    await this.publish(scope, Topic.messageAdded(message.conversationId), event, message);
   }
 
   async updated(scope: RequestScope, message: Message, audience: string[]): Promise<void> {
     const sender = message.senderId ? await scope.loaders.user.load(message.senderId) : null;
     const event: MessageUpdatedEvent = { message: toPayload(message, sender), audience };
-    await this.publish(scope.log, Topic.messageUpdated(message.conversationId), event, message);
+    await this.publish(scope, Topic.messageUpdated(message.conversationId), event, message);
   }
 
-  private async publish(log: Logger, topic: string, event: object, message: Message) {
+  /** The scope's logger is made only when a publish fails: a send needs none otherwise. */
+  private async publish(scope: RequestScope, topic: string, event: object, message: Message) {
     await this.pubsub.publish(topic, event).catch((error) => {
-      log.error({ err: error, messageId: message.id, topic }, "message publish failed");
+      scope.log.error({ err: error, messageId: message.id, topic }, "message publish failed");
     });
   }
 }

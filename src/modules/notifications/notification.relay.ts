@@ -14,7 +14,24 @@ const DELETE_BATCH = 1_000;
 interface OutboxRow {
   id: string;
   channel: string;
-  payload: MessageCreatedEvent;
+  /** The event as committed, JSON text without offlineRecipientIds (not parsed: it is sent on). */
+  payload: string;
+  recipients: string[] | null;
+}
+
+/** A claimed event as it goes out: the committed JSON with who was offline appended. */
+interface OutgoingEvent {
+  id: string;
+  channel: string;
+  json: string;
+  offline: string[];
+}
+
+/** A JSON object's text with one more field, without parsing it again. */
+function withField(object: string, field: string, value: unknown): string {
+  const body = object.slice(0, object.lastIndexOf("}"));
+  const separator = body.trim() === "{" ? "" : ", ";
+  return `${body}${separator}${JSON.stringify(field)}: ${JSON.stringify(value)}}`;
 }
 
 export interface OnlineUsers {
@@ -156,7 +173,8 @@ export class NotificationRelay {
     const { claimed, sent } = await this.orm.em.fork().transactional(async (em) => {
       // The advisory lock, then the rows (the lateral join runs after it), in one statement.
       const rows = await em.execute<OutboxRow[]>(
-        `select o.id, o.channel, o.payload
+        `select o.id, o.channel, (o.payload - 'offlineRecipientIds')::text as payload,
+                o.payload->'recipientIds' as recipients
            from (select 1 as turn from (select pg_advisory_xact_lock(?)) as locked) as l
            cross join lateral (
              select id, channel, payload from outbox where sent_at is null and l.turn = 1
@@ -166,23 +184,21 @@ export class NotificationRelay {
       if (!rows.length) return { claimed: 0, sent: 0 };
       // Offline at relay time: what a push service acts on now, and Redis answers here anyway.
       const online = await this.presence.online([
-        ...new Set(rows.flatMap((row) => row.payload.recipientIds ?? [])),
+        ...new Set(rows.flatMap((row) => row.recipients ?? [])),
       ]);
-      const events = rows.map((row) => ({
-        id: row.id,
-        channel: row.channel,
-        payload: {
-          ...row.payload,
-          offlineRecipientIds: (row.payload.recipientIds ?? []).filter((id) => !online.has(id)),
-        },
-      }));
+      const events = rows.map((row): OutgoingEvent => {
+        const offline = (row.recipients ?? []).filter((id) => !online.has(id));
+        const json = withField(row.payload, "offlineRecipientIds", offline);
+        return { id: row.id, channel: row.channel, json, offline };
+      });
       const { count, error } = await this.publishAll(events);
       failure = error;
-      const published = events.slice(0, count).map(({ id, payload }) => ({ id, payload }));
+      const published = events.slice(0, count).map(({ id, offline }) => ({ id, offline }));
       if (published.length) {
+        // The payload stays as committed; who was offline is written beside it.
         await em.execute(
-          `update outbox o set sent_at = now(), payload = s.payload
-             from jsonb_to_recordset(?::jsonb) as s(id uuid, payload jsonb) where o.id = s.id`,
+          `update outbox o set sent_at = now(), offline_recipient_ids = s.offline
+             from jsonb_to_recordset(?::jsonb) as s(id uuid, offline text[]) where o.id = s.id`,
           [JSON.stringify(published)],
         );
       }
@@ -194,14 +210,12 @@ export class NotificationRelay {
   }
 
   /** Publishes in order; says how many went out before the first failure, and that failure. */
-  private async publishAll(
-    events: Array<{ channel: string; payload: MessageCreatedEvent }>,
-  ): Promise<{ count: number; error: unknown }> {
+  private async publishAll(events: OutgoingEvent[]): Promise<{ count: number; error: unknown }> {
     const redis = this.pubsub.redis;
     if (!redis) {
-      for (const [i, { channel, payload }] of events.entries()) {
+      for (const [i, { channel, json }] of events.entries()) {
         try {
-          await this.pubsub.publish(channel, payload);
+          await this.pubsub.publish(channel, JSON.parse(json) as MessageCreatedEvent);
         } catch (error) {
           return { count: i, error };
         }
@@ -210,7 +224,7 @@ export class NotificationRelay {
     }
     // One round trip: Redis runs a pipeline's PUBLISHes in order, so the successes are a prefix.
     const pipeline = redis.pipeline();
-    for (const { channel, payload } of events) pipeline.publish(channel, JSON.stringify(payload));
+    for (const { channel, json } of events) pipeline.publish(channel, json);
     let timer: NodeJS.Timeout | undefined;
     try {
       const results = await Promise.race([

@@ -22,6 +22,21 @@ export function createPresenceStore(redis: Redis | null, prefix: string): Presen
   return redis ? new RedisPresenceStore(redis, prefix) : new MemoryPresenceStore();
 }
 
+/** For each key (a user's entries), 1 when an entry's deadline is after ARGV[1] (now), else 0. */
+const ONLINE_SCRIPT = `
+  local now = tonumber(ARGV[1])
+  local flags = {}
+  for i, key in ipairs(KEYS) do
+    flags[i] = 0
+    for _, deadline in ipairs(redis.call('HVALS', key)) do
+      if tonumber(deadline) > now then
+        flags[i] = 1
+        break
+      end
+    end
+  end
+  return flags`;
+
 class RedisPresenceStore implements PresenceStore {
   private readonly instances: string;
 
@@ -118,15 +133,15 @@ class RedisPresenceStore implements PresenceStore {
     return [...new Set(orphans)];
   }
 
+  /** One command however many users: the relay asks for every recipient of a batch at once. */
   async online(userIds: string[], now: number) {
-    const multi = this.redis.multi();
-    for (const userId of userIds) multi.hvals(this.user(userId));
-    const results = (await multi.exec()) ?? [];
-    return new Set(
-      userIds.filter((_, i) =>
-        ((results[i]?.[1] as string[] | undefined) ?? []).some((until) => Number(until) > now),
-      ),
-    );
+    const flags = (await this.redis.eval(
+      ONLINE_SCRIPT,
+      userIds.length,
+      ...userIds.map(this.user),
+      now,
+    )) as number[];
+    return new Set(userIds.filter((_, i) => flags[i] === 1));
   }
 }
 

@@ -151,6 +151,8 @@ export function usage() {
   const memory = process.memoryUsage();
   return {
     cpuMs: (cpu.user + cpu.system) / 1000,
+    /** Of cpuMs, what the kernel spent for the process (socket reads and writes, mostly). */
+    systemCpuMs: cpu.system / 1000,
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     external: memory.external,

@@ -44,6 +44,8 @@ const ROOM_SENDS = 200;
 /** What a send cost the server and the shared PostgreSQL and Redis, per send. */
 export interface SendCosts {
   cpuMsPerSend: number;
+  /** Of cpuMsPerSend, the kernel's part (system time). */
+  systemCpuMsPerSend: number;
   cpuPercent: number;
   sqlPerSend: number;
   /** Commands the server process wrote, per send, and by name (per send). */
@@ -123,7 +125,7 @@ interface System {
 }
 
 interface Snapshot {
-  cpu: { cpuMs: number; at: number };
+  cpu: { cpuMs: number; systemCpuMs: number; at: number };
   statements: number;
   statementsBy: Record<string, number>;
   redis: Record<string, number>;
@@ -266,6 +268,7 @@ export async function endToEnd(bench: Bench): Promise<EndToEndResult> {
     const redisInfoBy = diffCounts(after.info, before.info);
     return {
       cpuMsPerSend: (after.cpu.cpuMs - before.cpu.cpuMs) / n,
+      systemCpuMsPerSend: (after.cpu.systemCpuMs - before.cpu.systemCpuMs) / n,
       cpuPercent: (100 * (after.cpu.cpuMs - before.cpu.cpuMs)) / (after.cpu.at - before.cpu.at),
       sqlPerSend: (after.statements - before.statements) / n,
       sqlBy: perSend(diffCounts(after.statementsBy, before.statementsBy), n),
@@ -445,7 +448,7 @@ export async function endToEnd(bench: Bench): Promise<EndToEndResult> {
           const errors = [...sent.flatMap((s) => s.errors), ...got.errorSamples];
           if (errors.length) bench.log(`  errors: ${errors.slice(0, 3).join(" | ")}`);
           bench.log(
-            `  W6a run ${run + 1} ${variant.key} at ${rate}/s: ${Math.round(step.deliveriesPerSecond)} delivered/s, p50 ${step.p50.toFixed(1)} ms p99 ${step.p99.toFixed(1)} ms (ack p99 ${step.ackP99.toFixed(1)}), failed ${failed}, lost ${step.lost}, out of order ${step.outOfOrder}; server ${step.cpuMsPerSend.toFixed(2)} ms CPU/send (${step.cpuPercent.toFixed(0)}%), ${step.sqlPerSend.toFixed(2)} SQL/send, Redis ${step.redisPerSend.toFixed(2)}/send (INFO ${step.redisInfoPerSend.toFixed(2)}); PostgreSQL ${step.postgresCpuMsPerSend.toFixed(2)} ms, Redis ${step.redisCpuMsPerSend.toFixed(3)} ms CPU/send; load generators ${step.loadgenCpuPercent.toFixed(0)}% CPU, ${step.lateMs.toFixed(1)} ms late`,
+            `  W6a run ${run + 1} ${variant.key} at ${rate}/s: ${Math.round(step.deliveriesPerSecond)} delivered/s, p50 ${step.p50.toFixed(1)} ms p99 ${step.p99.toFixed(1)} ms (ack p99 ${step.ackP99.toFixed(1)}), failed ${failed}, lost ${step.lost}, out of order ${step.outOfOrder}; server ${step.cpuMsPerSend.toFixed(2)} ms CPU/send (${step.systemCpuMsPerSend.toFixed(2)} kernel; ${step.cpuPercent.toFixed(0)}%), ${step.sqlPerSend.toFixed(2)} SQL/send, Redis ${step.redisPerSend.toFixed(2)}/send (INFO ${step.redisInfoPerSend.toFixed(2)}); PostgreSQL ${step.postgresCpuMsPerSend.toFixed(2)} ms, Redis ${step.redisCpuMsPerSend.toFixed(3)} ms CPU/send; load generators ${step.loadgenCpuPercent.toFixed(0)}% CPU, ${step.lateMs.toFixed(1)} ms late`,
           );
           // Past the p99 limit the ladder goes on, to find the most it delivers: it stops after
           // two steps that fell behind the rate asked or lost sends.

@@ -152,16 +152,26 @@ describe("Notifications: events:message.created through the outbox", () => {
         expect(Date.parse(event.createdAt)).not.toBeNaN();
       }
 
-      // The stored rows are marked sent and hold what was published.
-      const rows = await query<{ id: string; payload: MessageCreatedEvent; sent_at: Date | null }>(
+      // The stored rows are marked sent and hold what was published: the event as committed,
+      // and beside it who was offline when it went out.
+      const rows = await query<{
+        id: string;
+        payload: MessageCreatedEvent;
+        offline_recipient_ids: string[] | null;
+        sent_at: Date | null;
+      }>(
         database.url,
-        `select id, payload, sent_at from outbox where payload->>'conversationId' = $1`,
+        `select id, payload, offline_recipient_ids, sent_at from outbox
+          where payload->>'conversationId' = $1`,
         [group.id],
       );
       expect(rows).toHaveLength(22);
       for (const row of rows) {
         expect(row.sent_at).not.toBeNull();
-        expect(row.payload).toEqual(events.find((e) => e.eventId === row.id));
+        expect(row.payload.offlineRecipientIds).toBeNull();
+        expect({ ...row.payload, offlineRecipientIds: row.offline_recipient_ids }).toEqual(
+          events.find((e) => e.eventId === row.id),
+        );
       }
     });
   });
