@@ -1,5 +1,10 @@
 import WebSocket from "ws";
-import { MessageAddedDocument, SendMessageDocument } from "../gql/graphql";
+import {
+  ConversationDocument,
+  MeDocument,
+  MessageAddedDocument,
+  SendMessageDocument,
+} from "../gql/graphql";
 import {
   codeOf,
   Collector,
@@ -73,7 +78,7 @@ describe("Abuse", () => {
     const response = await fetch(health());
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "ok" });
-    expect((await gqlOk(app.url, `{ me { id } }`, {}, alice.token)).me.id).toBe(alice.id);
+    expect((await gqlOk(app.url, MeDocument, {}, alice.token)).me.id).toBe(alice.id);
   });
   afterAll(async () => {
     await app?.stop();
@@ -119,7 +124,7 @@ describe("Abuse", () => {
 
     it("should answer a 10 MB body with 413 and a JSON GraphQL error", async () => {
       const body = JSON.stringify({
-        query: `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }`,
+        query: sourceOf(SendMessageDocument),
         variables: { input: { conversationId, text: "x".repeat(10 * 1024 * 1024) } },
       });
       const response = await fetch(app.url, {
@@ -379,11 +384,11 @@ describe("Abuse", () => {
       // however soon it goes live), then one too many: refused, and the socket stays open.
       const { conversation } = await gqlOk(
         app.url,
-        `query ($id: ID!) { conversation(id: $id) { lastSeq } }`,
+        ConversationDocument,
         { id: conversationId },
         alice.token,
       );
-      subscribe(`s${count - 1}`, conversation.lastSeq);
+      subscribe(`s${count - 1}`, conversation!.lastSeq);
       subscribe("one-too-many");
       const refused = await received(s, "error", "one-too-many");
       expect(refused?.payload).toEqual([

@@ -1,24 +1,14 @@
-import { codeOf, gql, gqlOk } from "../helpers/client";
+import {
+  ConversationsDocument,
+  MessagesDocument,
+  ReportsDocument,
+  SearchMessagesDocument,
+} from "../gql/graphql";
+import { codeOf, gql, gqlOk, type Operation } from "../helpers/client";
 import { createDirect, sendText } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
 
-const SEARCH = `query($after: String) {
-  searchMessages(query: "cursorword", first: 1, after: $after) {
-    edges { node { text } } pageInfo { endCursor }
-  }
-}`;
-const CONVERSATIONS = `query($after: String) {
-  conversations(first: 1, after: $after) { edges { node { id } } pageInfo { endCursor } }
-}`;
-const REPORTS = `query($after: String) {
-  reports(first: 1, after: $after) { edges { node { id } } pageInfo { endCursor } }
-}`;
-const MESSAGES = `query($conversationId: ID!, $after: String, $before: String) {
-  messages(conversationId: $conversationId, first: 1, after: $after, before: $before) {
-    edges { node { seq } }
-  }
-}`;
 const CONVERSATION_MESSAGES = `query($id: ID!, $after: String, $before: String) {
   conversation(id: $id) { messages(first: 1, after: $after, before: $before) { edges { node { seq } } } }
 }`;
@@ -77,9 +67,9 @@ describe("Cursors a client forged", () => {
     await app?.stop();
   });
 
-  async function expectBadCursor(
-    query: string,
-    variables: Record<string, unknown>,
+  async function expectBadCursor<V>(
+    query: Operation<Record<string, any>, V>,
+    variables: V,
     field: string,
     token: string,
   ) {
@@ -93,15 +83,20 @@ describe("Cursors a client forged", () => {
 
   it("should refuse a searchMessages cursor whose date PostgreSQL cannot take as BAD_USER_INPUT naming after", async () => {
     for (const date of BAD_DATES) {
-      await expectBadCursor(SEARCH, { after: b64(`search:${date}|${ID}`) }, "after", bob.token);
+      await expectBadCursor(
+        SearchMessagesDocument,
+        { query: "cursorword", first: 1, after: b64(`search:${date}|${ID}`) },
+        "after",
+        bob.token,
+      );
     }
   });
 
   it("should refuse a conversations cursor with an out-of-range date as BAD_USER_INPUT naming after", async () => {
     for (const date of BAD_DATES) {
       await expectBadCursor(
-        CONVERSATIONS,
-        { after: b64(`activity:${date}|${ID}`) },
+        ConversationsDocument,
+        { first: 1, after: b64(`activity:${date}|${ID}`) },
         "after",
         alice.token,
       );
@@ -111,8 +106,8 @@ describe("Cursors a client forged", () => {
   it("should refuse a reports cursor with an out-of-range date as BAD_USER_INPUT naming after", async () => {
     for (const date of BAD_DATES) {
       await expectBadCursor(
-        REPORTS,
-        { after: b64(`report:${date}|${ID}`) },
+        ReportsDocument,
+        { first: 1, after: b64(`report:${date}|${ID}`) },
         "after",
         moderator.token,
       );
@@ -126,15 +121,30 @@ describe("Cursors a client forged", () => {
       `|${ID}`,
       `2026-01-01T00:00:00.000Z`,
     ]) {
-      await expectBadCursor(SEARCH, { after: b64(`search:${raw}`) }, "after", bob.token);
+      await expectBadCursor(
+        SearchMessagesDocument,
+        { query: "cursorword", first: 1, after: b64(`search:${raw}`) },
+        "after",
+        bob.token,
+      );
     }
   });
 
   it("should refuse seq cursors beyond int, negative or not numbers, in messages and Conversation.messages", async () => {
     for (const raw of BAD_SEQS) {
       const cursor = b64(`seq:${raw}`);
-      await expectBadCursor(MESSAGES, { conversationId, after: cursor }, "after", alice.token);
-      await expectBadCursor(MESSAGES, { conversationId, before: cursor }, "before", alice.token);
+      await expectBadCursor(
+        MessagesDocument,
+        { conversationId, first: 1, after: cursor },
+        "after",
+        alice.token,
+      );
+      await expectBadCursor(
+        MessagesDocument,
+        { conversationId, first: 1, before: cursor },
+        "before",
+        alice.token,
+      );
       await expectBadCursor(
         CONVERSATION_MESSAGES,
         { id: conversationId, after: cursor },
@@ -145,22 +155,25 @@ describe("Cursors a client forged", () => {
   });
 
   it("should still page with the cursors the service itself returns", async () => {
-    const first = await gqlOk(app.url, SEARCH, {}, bob.token);
-    expect(first.searchMessages.edges).toEqual([{ node: { text: "second cursorword" } }]);
+    const search = { query: "cursorword", first: 1 };
+    const texts = (page: { edges: Array<{ node: { text?: string | null } }> }) =>
+      page.edges.map((e) => e.node.text);
+    const first = await gqlOk(app.url, SearchMessagesDocument, search, bob.token);
+    expect(texts(first.searchMessages)).toEqual(["second cursorword"]);
     const next = await gqlOk(
       app.url,
-      SEARCH,
-      { after: first.searchMessages.pageInfo.endCursor },
+      SearchMessagesDocument,
+      { ...search, after: first.searchMessages.pageInfo.endCursor },
       bob.token,
     );
-    expect(next.searchMessages.edges).toEqual([{ node: { text: "first cursorword" } }]);
+    expect(texts(next.searchMessages)).toEqual(["first cursorword"]);
 
-    const inbox = await gqlOk(app.url, CONVERSATIONS, {}, alice.token);
-    expect(inbox.conversations.edges).toEqual([{ node: { id: conversationId } }]);
+    const inbox = await gqlOk(app.url, ConversationsDocument, { first: 1 }, alice.token);
+    expect(inbox.conversations.edges.map((e) => e.node.id)).toEqual([conversationId]);
     const rest = await gqlOk(
       app.url,
-      CONVERSATIONS,
-      { after: inbox.conversations.pageInfo.endCursor },
+      ConversationsDocument,
+      { first: 1, after: inbox.conversations.pageInfo.endCursor },
       alice.token,
     );
     expect(rest.conversations.edges).toEqual([]);

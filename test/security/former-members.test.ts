@@ -1,4 +1,12 @@
 import { randomUUID } from "node:crypto";
+import {
+  AddParticipantsDocument,
+  ConversationDocument,
+  LeaveConversationDocument,
+  MarkReadDocument,
+  MessagesFullDocument,
+  RemoveParticipantDocument,
+} from "../gql/graphql";
 import { codeOf, gql, gqlOk, type GraphQLResponse } from "../helpers/client";
 import { createDirect, createGroup, sendText, signIn } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
@@ -112,31 +120,21 @@ describe("Former members", () => {
     }
     await gqlOk(
       app.url,
-      `mutation($c: ID!, $u: ID!) { removeParticipant(conversationId: $c, userId: $u) { id } }`,
-      { c: group.id, u: carol.id },
+      RemoveParticipantDocument,
+      { conversationId: group.id, userId: carol.id },
       alice.token,
     );
+    await gqlOk(app.url, LeaveConversationDocument, { conversationId: group.id }, erin.token);
     await gqlOk(
       app.url,
-      `mutation($c: ID!) { leaveConversation(conversationId: $c) }`,
-      { c: group.id },
-      erin.token,
-    );
-    await gqlOk(
-      app.url,
-      `mutation($c: ID!, $u: [ID!]!) { addParticipants(conversationId: $c, userIds: $u) { id } }`,
-      { c: group.id, u: [dave.id] },
+      AddParticipantsDocument,
+      { conversationId: group.id, userIds: [dave.id] },
       alice.token,
     );
     await sendText(app.url, dave, group.id, SECRET_TEXT);
     // Dave and bob have read everything, the former members' messages included.
     for (const user of [dave, bob]) {
-      await gqlOk(
-        app.url,
-        `mutation($c: ID!) { markRead(conversationId: $c) { id } }`,
-        { c: group.id },
-        user.token,
-      );
+      await gqlOk(app.url, MarkReadDocument, { conversationId: group.id }, user.token);
     }
   });
   afterAll(async () => {
@@ -179,12 +177,12 @@ describe("Former members", () => {
       expect(retry.errors?.[0]?.message).toBe(fresh.errors?.[0]?.message);
       const { conversation } = await gqlOk(
         app.url,
-        `query($id: ID!) { conversation(id: $id) { lastSeq } }`,
+        ConversationDocument,
         { id: group.id },
         alice.token,
       );
       // bob, carol, erin, removed, left, added, dave's message: nothing since.
-      expect(conversation.lastSeq).toBe(7);
+      expect(conversation!.lastSeq).toBe(7);
     });
   });
 
@@ -192,12 +190,13 @@ describe("Former members", () => {
     it("should list the readers to a current participant", async () => {
       const { messages } = await gqlOk(
         app.url,
-        `query($id: ID!) { messages(conversationId: $id, first: 1) { edges { node { id readBy { id } } } } }`,
-        { id: group.id },
+        MessagesFullDocument,
+        { conversationId: group.id, first: 1 },
         alice.token,
       );
+      const { id, readBy } = messages.edges[0].node;
       // Dave has read it; alice has not, bob sent it, carol and erin are gone.
-      expect(messages.edges[0].node).toEqual({ id: bobsMessage.id, readBy: [{ id: dave.id }] });
+      expect({ id, readBy }).toEqual({ id: bobsMessage.id, readBy: [{ id: dave.id }] });
     });
 
     it("should list nobody to a viewer who is not a participant of the message's conversation", async () => {

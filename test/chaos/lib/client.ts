@@ -1,20 +1,16 @@
 import WebSocket from "ws";
 import { createClient, type Client } from "graphql-ws";
+import { MessageAddedDocument, SendMessageDocument } from "../../gql/graphql";
+import { sourceOf } from "../../helpers/client";
 import type { Rng } from "./rng";
 import { sleep } from "./infra";
 
-export const MESSAGE_ADDED = `subscription($conversationId: ID, $afterSeq: Int) {
-  messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) {
-    id seq conversationId clientMessageId text sender { id }
-  }
-}`;
+const MESSAGE_ADDED = sourceOf(MessageAddedDocument);
 
 /** Sends that take longer are abandoned as hung (the service bounds its own waits far below). */
 export const SEND_TIMEOUT_MS = 15_000;
 
-const SEND_MESSAGE = `mutation($input: SendMessageInput!) {
-  sendMessage(input: $input) { id seq conversationId clientMessageId text }
-}`;
+const SEND_MESSAGE = sourceOf(SendMessageDocument);
 
 interface Delivered {
   id: string;

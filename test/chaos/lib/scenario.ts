@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { mintToken } from "../../../src/modules/auth/token.service";
+import { CreateConversationDocument } from "../../gql/graphql";
+import { sourceOf } from "../../helpers/client";
 import { TEST_JWT_SECRET } from "../../helpers/env";
 import { SimClient, Stats, type Intent, type Target, type World } from "./client";
 import type { RedisServer } from "../../helpers/redis-server";
@@ -363,13 +365,7 @@ export async function runScenario(
       cluster,
       setupRng,
       tokens.get(members[0])!,
-      `
-        mutation ($input: CreateConversationInput!) {
-          createConversation(input: $input) {
-            id
-          }
-        }
-      `,
+      sourceOf(CreateConversationDocument),
       { input: { kind: "GROUP", title: `${tag} group ${c}`, participantIds: members.slice(1) } },
     );
     const id = data.createConversation.id;

@@ -1,7 +1,7 @@
 import type { Client } from "graphql-ws";
 import { SignJWT } from "jose";
 import { mintToken } from "../../../src/modules/auth/token.service";
-import { MeDocument } from "../../gql/graphql";
+import { CreateConversationDocument, MeDocument } from "../../gql/graphql";
 import { codeOf, Collector, gql, gqlOk, wsClient, type Operation } from "../../helpers/client";
 import { startTestApp, type TestApp } from "../../helpers/app";
 import { TEST_JWT_SECRET } from "../../helpers/env";
@@ -109,13 +109,11 @@ describe("Authentication", () => {
       const friendToken = await tokenFor(friend);
       const created = await gqlOk(
         app.url,
-        `mutation($input: CreateConversationInput!) {
-          createConversation(input: $input) { participants { user { id displayName } } }
-        }`,
+        CreateConversationDocument,
         { input: { kind: "DIRECT", participantIds: [id] } },
         friendToken,
       );
-      expect(created.createConversation.participants).toEqual(
+      expect(created.createConversation.participants.map(({ user }) => ({ user }))).toEqual(
         expect.arrayContaining([{ user: { id, displayName: "After" } }]),
       );
     });

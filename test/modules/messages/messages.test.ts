@@ -1,7 +1,10 @@
 import {
   ConversationDocument,
   MessageAddedDocument,
+  MessagesDocument,
   SendMessageDocument,
+  type MessagesQuery,
+  type MessagesQueryVariables,
   type SendMessageInput,
 } from "../../gql/graphql";
 import { codeOf, Collector, gql, gqlOk, waitForChannel, wsClient } from "../../helpers/client";
@@ -9,30 +12,23 @@ import { createDirect, sendText } from "../../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
 import { testUser, uid, type TestUser } from "../../helpers/tokens";
 
-const PAGE_FIELDS = `edges { cursor node { id seq text } }
-  pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
-
-const MESSAGES = `query($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {
-  messages(conversationId: $conversationId, first: $first, after: $after, last: $last, before: $before) {
-    ${PAGE_FIELDS}
-  }
-}`;
-
+/** Conversation.messages, which no operation in test/operations selects. */
 const CONVERSATION_MESSAGES = `query($conversationId: ID!, $first: Int, $after: String, $last: Int, $before: String) {
   conversation(id: $conversationId) {
-    messages(first: $first, after: $after, last: $last, before: $before) { ${PAGE_FIELDS} }
+    messages(first: $first, after: $after, last: $last, before: $before) {
+      edges { cursor node { id seq text } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
   }
 }`;
 
-interface Page {
-  edges: Array<{ cursor: string; node: { id: string; seq: number; text: string } }>;
-  pageInfo: {
-    hasNextPage: boolean;
-    hasPreviousPage: boolean;
-    startCursor: string | null;
-    endCursor: string | null;
-  };
-}
+type Page = MessagesQuery["messages"];
+
+/** A page with what CONVERSATION_MESSAGES selects of it. */
+const pageFields = ({ edges, pageInfo }: Page) => ({
+  edges: edges.map(({ cursor, node: { id, seq, text } }) => ({ cursor, node: { id, seq, text } })),
+  pageInfo,
+});
 
 const image = (i: number) => ({
   mediaId: `img-${i}`,
@@ -219,8 +215,11 @@ describe("Query.messages", () => {
   let conversationId: string;
   const TOTAL = 250;
 
-  const page = async (variables: Record<string, unknown>, user = bob): Promise<Page> =>
-    (await gqlOk(app.url, MESSAGES, { conversationId, ...variables }, user.token)).messages;
+  const page = async (
+    variables: Omit<MessagesQueryVariables, "conversationId">,
+    user = bob,
+  ): Promise<Page> =>
+    (await gqlOk(app.url, MessagesDocument, { conversationId, ...variables }, user.token)).messages;
   const seqsOf = (p: Page) => p.edges.map((e) => e.node.seq);
   const range = (from: number, to: number) =>
     Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -313,7 +312,9 @@ describe("Query.messages", () => {
     expect(new Set(all.map((e) => e.node.id)).size).toBe(TOTAL);
     // Within a batch sent at once the order is the server's; batches themselves are in order.
     const batchOf = (n: number) => Math.floor((n - 1) / 25);
-    for (const { node } of all) expect(batchOf(Number(node.text.slice(1)))).toBe(batchOf(node.seq));
+    for (const { node } of all) {
+      expect(batchOf(Number(node.text!.slice(1)))).toBe(batchOf(node.seq));
+    }
     expect(all.map((e) => e.node.text).sort()).toEqual(
       range(1, TOTAL)
         .map((i) => `m${i}`)
@@ -345,20 +346,30 @@ describe("Query.messages", () => {
       const viaField = (
         await gqlOk(app.url, CONVERSATION_MESSAGES, { conversationId, ...variables }, bob.token)
       ).conversation.messages;
-      expect(viaField).toEqual(viaQuery);
+      expect(viaField).toEqual(pageFields(viaQuery));
     }
   });
 
   it("should refuse page sizes 0 and 1000 for first and last with BAD_USER_INPUT", async () => {
     for (const variables of [{ first: 0 }, { first: 1000 }, { last: 0 }, { last: 1000 }]) {
-      const result = await gql(app.url, MESSAGES, { conversationId, ...variables }, bob.token);
+      const result = await gql(
+        app.url,
+        MessagesDocument,
+        { conversationId, ...variables },
+        bob.token,
+      );
       expect({ variables, code: codeOf(result) }).toEqual({ variables, code: "BAD_USER_INPUT" });
       expect(result.errors![0].extensions!.field).toBe(Object.keys(variables)[0]);
     }
   });
 
   it("should refuse first and last together with BAD_USER_INPUT", async () => {
-    const result = await gql(app.url, MESSAGES, { conversationId, first: 10, last: 10 }, bob.token);
+    const result = await gql(
+      app.url,
+      MessagesDocument,
+      { conversationId, first: 10, last: 10 },
+      bob.token,
+    );
     expect(codeOf(result)).toBe("BAD_USER_INPUT");
   });
 
@@ -371,14 +382,24 @@ describe("Query.messages", () => {
       { before: conversationCursor },
       { after: Buffer.from("seq:-1", "utf8").toString("base64url") },
     ]) {
-      const result = await gql(app.url, MESSAGES, { conversationId, ...variables }, bob.token);
+      const result = await gql(
+        app.url,
+        MessagesDocument,
+        { conversationId, ...variables },
+        bob.token,
+      );
       expect({ variables, code: codeOf(result) }).toEqual({ variables, code: "BAD_USER_INPUT" });
       expect(result.errors![0].extensions!.field).toBe(Object.keys(variables)[0]);
     }
   });
 
   it("should refuse a user who is not a participant with NOT_FOUND", async () => {
-    const result = await gql(app.url, MESSAGES, { conversationId, last: 10 }, mallory.token);
+    const result = await gql(
+      app.url,
+      MessagesDocument,
+      { conversationId, last: 10 },
+      mallory.token,
+    );
     expect(codeOf(result)).toBe("NOT_FOUND");
     expect(result.data).toBeNull();
     const viaField = await gql(
@@ -392,7 +413,12 @@ describe("Query.messages", () => {
   });
 
   it("should refuse a conversationId that is not a uuid with BAD_USER_INPUT", async () => {
-    const result = await gql(app.url, MESSAGES, { conversationId: "nope", last: 10 }, bob.token);
+    const result = await gql(
+      app.url,
+      MessagesDocument,
+      { conversationId: "nope", last: 10 },
+      bob.token,
+    );
     expect(codeOf(result)).toBe("BAD_USER_INPUT");
     expect(result.errors![0].extensions!.field).toBe("conversationId");
   });

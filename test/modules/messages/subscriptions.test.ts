@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { MessageAddedDocument } from "../../gql/graphql";
+import { ConversationDocument, MessageAddedDocument } from "../../gql/graphql";
 import { Collector, gqlOk, waitForChannel, wsClient } from "../../helpers/client";
 import { TEST_REDIS_URL } from "../../helpers/env";
 import { createDirect, sendText } from "../../helpers/operations";
@@ -143,13 +143,8 @@ describe("Subscription.messageAdded", () => {
   it("should keep a conversation's lastSeq in step with what subscribers receive", async () => {
     const conversation = await createDirect(a.url, alice, bob, "lastseq");
     await sendText(a.url, alice, conversation.id, "one");
-    const data = await gqlOk(
-      b.url,
-      `query($id: ID!) { conversation(id: $id) { lastSeq lastMessage { seq text } } }`,
-      { id: conversation.id },
-      bob.token,
-    );
-    expect(data.conversation).toEqual({ lastSeq: 1, lastMessage: { seq: 1, text: "one" } });
+    const data = await gqlOk(b.url, ConversationDocument, { id: conversation.id }, bob.token);
+    expect(data.conversation).toMatchObject({ lastSeq: 1, lastMessage: { seq: 1, text: "one" } });
   });
 });
 

@@ -4,6 +4,7 @@ import {
   ConversationDocument,
   CreateConversationDocument,
   LeaveConversationDocument,
+  PresenceChangedDocument,
   PresenceDocument,
   SendMessageDocument,
   SetParticipantRoleDocument,
@@ -25,7 +26,6 @@ import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
 import { testUser, type TestUser } from "../../helpers/tokens";
 
 const BLOCKED_USERS = `{ blockedUsers { id displayName } }`;
-const PRESENCE_SUB = `subscription($ids: [ID!]) { presence(userIds: $ids) { userId status } }`;
 
 /** Who blocks whom: the same rules hold whichever of the two made the block. */
 const DIRECTIONS = [
@@ -294,7 +294,9 @@ describe("Blocking", () => {
         const [viewer, other] = watching === "sender" ? [sender, recipient] : [recipient, sender];
         const channel = (id: string, topic: string) => `${env.REDIS_PREFIX}user:${id}:${topic}`;
         const ws = await connect(viewer);
-        const sub = new Collector(ws.client, PRESENCE_SUB, { ids: [other.id, carol.id] });
+        const sub = new Collector(ws.client, PresenceChangedDocument, {
+          userIds: [other.id, carol.id],
+        });
         await waitForChannel(channel(viewer.id, "blocks"));
         await waitForChannel(channel(other.id, "presence"));
         await waitForChannel(channel(carol.id, "presence"));
@@ -308,7 +310,8 @@ describe("Blocking", () => {
         await connect(other);
         await connect(carol);
         const [event] = await sub.take(1);
-        expect(event.presence).toEqual({ userId: carol.id, status: "ONLINE" });
+        const { userId, status } = event.presence;
+        expect({ userId, status }).toEqual({ userId: carol.id, status: "ONLINE" });
         expect(sub.values.filter((v) => v.presence.userId === other.id)).toEqual([]);
       },
     );

@@ -3,31 +3,18 @@ import {
   LeaveConversationDocument,
   RemoveParticipantDocument,
   ReportDocument,
+  ReportsDocument,
+  ResolveReportDocument,
   type ReportInput,
+  type ReportsQuery,
+  type ReportStatus,
 } from "../../gql/graphql";
 import { codeOf, gql, gqlOk } from "../../helpers/client";
 import { createDirect, createGroup, sendText, signIn } from "../../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
 import { testUser, type TestUser } from "../../helpers/tokens";
 
-const REPORTS = `query($status: ReportStatus, $first: Int, $after: String) {
-  reports(status: $status, first: $first, after: $after) {
-    edges { cursor node { id status createdAt reason reporter { id } message { id text } reportedUser { id } } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-  }
-}`;
-const RESOLVE = `mutation($id: ID!, $status: ReportStatus!) {
-  resolveReport(id: $id, status: $status) { id status }
-}`;
-
-interface ReportNode {
-  id: string;
-  status: string;
-  createdAt: string;
-  reporter: { id: string };
-  message: { id: string; text: string } | null;
-  reportedUser: { id: string } | null;
-}
+type ReportNode = ReportsQuery["reports"]["edges"][number]["node"];
 
 describe("Reports", () => {
   let app: TestApp;
@@ -47,21 +34,21 @@ describe("Reports", () => {
   };
 
   /** Every report with the status, walking the whole list `first` at a time. */
-  async function everyReport(status: string | null, first: number): Promise<ReportNode[]> {
+  async function everyReport(status: ReportStatus | null, first: number): Promise<ReportNode[]> {
     const all: ReportNode[] = [];
     let after: string | null = null;
     for (let page = 0; ; page++) {
-      const { reports }: { reports: any } = await gqlOk(
+      const { reports }: ReportsQuery = await gqlOk(
         app.url,
-        REPORTS,
+        ReportsDocument,
         { status, first, after },
         moderator.token,
       );
       expect(reports.edges.length).toBeLessThanOrEqual(first);
       expect(reports.pageInfo.hasPreviousPage).toBe(after !== null);
-      all.push(...reports.edges.map((e: any) => e.node));
+      all.push(...reports.edges.map((e) => e.node));
       if (!reports.pageInfo.hasNextPage) return all;
-      expect(reports.pageInfo.endCursor).toBe(reports.edges.at(-1).cursor);
+      expect(reports.pageInfo.endCursor).toBe(reports.edges.at(-1)!.cursor);
       after = reports.pageInfo.endCursor;
       if (page > 1000) throw new Error("endless paging");
     }
@@ -191,12 +178,12 @@ describe("Reports", () => {
       const own = await reportOk(alice, { userId: bob.id, reason: "SPAM" });
       const notModerator = await testUser("user", { roles: ["admin", "moderators"] });
       for (const user of [alice, bob, mallory, notModerator]) {
-        const list = await gql(app.url, REPORTS, {}, user.token);
+        const list = await gql(app.url, ReportsDocument, {}, user.token);
         expect({ user: user.id, code: codeOf(list) }).toEqual({ user: user.id, code: "FORBIDDEN" });
         expect(list.data).toBeNull();
         const resolved = await gql(
           app.url,
-          RESOLVE,
+          ResolveReportDocument,
           { id: own.id, status: "DISMISSED" },
           user.token,
         );
@@ -232,8 +219,18 @@ describe("Reports", () => {
       const newest = all.find((r) => r.id === mine[2])!;
       expect(newest).toMatchObject({ reporter: { id: dave.id }, message: { text: "m2" } });
 
-      await gqlOk(app.url, RESOLVE, { id: mine[1], status: "RESOLVED" }, moderator.token);
-      await gqlOk(app.url, RESOLVE, { id: mine[0], status: "DISMISSED" }, moderator.token);
+      await gqlOk(
+        app.url,
+        ResolveReportDocument,
+        { id: mine[1], status: "RESOLVED" },
+        moderator.token,
+      );
+      await gqlOk(
+        app.url,
+        ResolveReportDocument,
+        { id: mine[0], status: "DISMISSED" },
+        moderator.token,
+      );
       const open = await everyReport("OPEN", 3);
       expect(open.every((r) => r.status === "OPEN")).toBe(true);
       expect(open.map((r) => r.id)).toContain(mine[2]);
@@ -244,7 +241,7 @@ describe("Reports", () => {
 
     it("should refuse bad page arguments and cursors with BAD_USER_INPUT", async () => {
       for (const variables of [{ first: 0 }, { first: 101 }, { after: "garbage" }]) {
-        const result = await gql(app.url, REPORTS, variables, moderator.token);
+        const result = await gql(app.url, ReportsDocument, variables, moderator.token);
         expect({ variables, code: codeOf(result) }).toEqual({ variables, code: "BAD_USER_INPUT" });
       }
     });
@@ -255,22 +252,39 @@ describe("Reports", () => {
       const target = await sendText(app.url, bob, conversation.id, "spam spam");
       const first = await reportOk(erin, { messageId: target.id });
 
-      const reopen = await gql(app.url, RESOLVE, { id: first.id, status: "OPEN" }, moderator.token);
+      const reopen = await gql(
+        app.url,
+        ResolveReportDocument,
+        { id: first.id, status: "OPEN" },
+        moderator.token,
+      );
       expect(codeOf(reopen)).toBe("BAD_USER_INPUT");
       const unknown = await gql(
         app.url,
-        RESOLVE,
+        ResolveReportDocument,
         { id: randomUUID(), status: "RESOLVED" },
         moderator.token,
       );
       expect(codeOf(unknown)).toBe("NOT_FOUND");
       expect(
-        codeOf(await gql(app.url, RESOLVE, { id: "x", status: "RESOLVED" }, moderator.token)),
+        codeOf(
+          await gql(
+            app.url,
+            ResolveReportDocument,
+            { id: "x", status: "RESOLVED" },
+            moderator.token,
+          ),
+        ),
       ).toBe("BAD_USER_INPUT");
 
-      for (const status of ["RESOLVED", "DISMISSED"]) {
+      for (const status of ["RESOLVED", "DISMISSED"] as const) {
         const current = await reportOk(erin, { messageId: target.id });
-        const resolved = await gqlOk(app.url, RESOLVE, { id: current.id, status }, moderator.token);
+        const resolved = await gqlOk(
+          app.url,
+          ResolveReportDocument,
+          { id: current.id, status },
+          moderator.token,
+        );
         expect(resolved.resolveReport).toEqual({ id: current.id, status });
         const next = await reportOk(erin, { messageId: target.id });
         expect(next.id).not.toBe(current.id);
@@ -278,7 +292,12 @@ describe("Reports", () => {
       }
       // The same holds for user reports.
       const user = await reportOk(erin, { userId: bob.id });
-      await gqlOk(app.url, RESOLVE, { id: user.id, status: "RESOLVED" }, moderator.token);
+      await gqlOk(
+        app.url,
+        ResolveReportDocument,
+        { id: user.id, status: "RESOLVED" },
+        moderator.token,
+      );
       expect((await reportOk(erin, { userId: bob.id })).id).not.toBe(user.id);
     });
   });

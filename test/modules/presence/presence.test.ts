@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import {
   LeaveConversationDocument,
   MeDocument,
+  PresenceChangedDocument,
   PresenceDocument,
   RemoveParticipantDocument,
 } from "../../gql/graphql";
@@ -28,8 +29,6 @@ async function until(done: () => Promise<boolean>, timeoutMs = 10_000): Promise<
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-const PRESENCE = `subscription($ids: [ID!]) { presence(userIds: $ids) { userId status lastSeenAt } }`;
 
 describe("Presence", () => {
   const env = testEnv({
@@ -60,7 +59,7 @@ describe("Presence", () => {
   /** A presence subscription of viewer to userId, past its first value (the current status). */
   const watch = async (viewer: TestUser, userId: string) => {
     const ws = await connect(b, viewer);
-    const sub = new Collector(ws.client, PRESENCE, { ids: [userId] });
+    const sub = new Collector(ws.client, PresenceChangedDocument, { userIds: [userId] });
     await waitForChannel(`${env.REDIS_PREFIX}user:${userId}:presence`);
     await sub.take(1);
     sub.values.splice(0);
@@ -112,7 +111,9 @@ describe("Presence", () => {
     const carol = await testUser("carol");
     await createDirect(a.url, stranger, carol, "marker");
     const ws = await connect(a, stranger);
-    const sub = new Collector(ws.client, PRESENCE, { ids: [alice.id, carol.id] });
+    const sub = new Collector(ws.client, PresenceChangedDocument, {
+      userIds: [alice.id, carol.id],
+    });
     await waitForChannel(`${env.REDIS_PREFIX}user:${carol.id}:presence`);
     // It starts with what Query.presence answers: alice hidden, carol offline.
     const initial = (await sub.take(2)).map((v) => v.presence);
@@ -205,7 +206,9 @@ describe("Presence", () => {
       await connect(a, alice);
       await connect(a, stranger);
       const ws = await connect(b, bob);
-      const sub = new Collector(ws.client, PRESENCE, { ids: [alice.id, stranger.id, bob.id] });
+      const sub = new Collector(ws.client, PresenceChangedDocument, {
+        userIds: [alice.id, stranger.id, bob.id],
+      });
       const first = (await sub.take(3)).map((v) => v.presence);
       expect(first).toEqual(
         expect.arrayContaining([
@@ -224,7 +227,7 @@ describe("Presence", () => {
       await connect(a, alice);
       await connect(a, carol);
       const ws = await connect(b, bob);
-      const sub = new Collector(ws.client, PRESENCE);
+      const sub = new Collector(ws.client, PresenceChangedDocument);
       await waitForChannel(`${env.REDIS_PREFIX}user:${dave.id}:presence`);
       const first = (await sub.take(2)).map((v) => v.presence.userId);
       expect(first.sort()).toEqual([alice.id, carol.id].sort());
@@ -246,7 +249,11 @@ describe("Presence", () => {
         await createDirect(a.url, carol, dave, "marker");
         const ws = await connect(b, carol);
         const ids = [alice.id, bob.id, dave.id];
-        const sub = new Collector(ws.client, PRESENCE, named ? { ids } : {});
+        const sub = new Collector(
+          ws.client,
+          PresenceChangedDocument,
+          named ? { userIds: ids } : {},
+        );
         await waitForChannel(`${env.REDIS_PREFIX}user:${dave.id}:presence`);
         // alice ONLINE (and, when named, bob and dave OFFLINE) first.
         await sub.take(named ? 3 : 1);
@@ -285,7 +292,7 @@ describe("Presence", () => {
       await gqlOk(a.url, LeaveConversationDocument, { conversationId: direct.id }, carol.token);
       await connect(a, carol);
       const ws = await connect(b, alice);
-      const sub = new Collector(ws.client, PRESENCE, { ids: [carol.id] });
+      const sub = new Collector(ws.client, PresenceChangedDocument, { userIds: [carol.id] });
       expect((await sub.take(1))[0].presence).toEqual({
         userId: carol.id,
         status: "OFFLINE",
@@ -299,7 +306,7 @@ describe("Presence", () => {
     it("should start delivering the changes of users who become visible", async () => {
       const carol = await testUser("carol");
       const ws = await connect(b, carol);
-      const sub = new Collector(ws.client, PRESENCE);
+      const sub = new Collector(ws.client, PresenceChangedDocument);
       await waitForChannel(`${env.REDIS_PREFIX}user:${carol.id}:conversation-updated`);
       await connect(a, alice);
       await createDirect(a.url, alice, carol, "later");
