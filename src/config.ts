@@ -79,6 +79,7 @@ export interface SafetyConfig {
     messages: RateLimit;
     conversations: RateLimit;
     reports: RateLimit;
+    blocks: RateLimit;
     typing: RateLimit;
     connections: RateLimit;
   };
@@ -272,6 +273,7 @@ function safetyConfig(env: Env): SafetyConfig {
       messages: rateLimit(env, "MESSAGE", 20, 60_000),
       conversations: rateLimit(env, "CONVERSATION", 10, 60_000),
       reports: rateLimit(env, "REPORT", 10, 3_600_000),
+      blocks: rateLimit(env, "BLOCK", 30, 3_600_000),
       typing: rateLimit(env, "TYPING", 60, 60_000),
       connections: rateLimit(env, "CONNECTION", 30, 60_000),
     },
@@ -284,7 +286,7 @@ function safetyConfig(env: Env): SafetyConfig {
     policyToken: str(env, "CHAT_POLICY_TOKEN"),
     policyTimeoutMs: int(env, "CHAT_POLICY_TIMEOUT_MS", 2_000, 50, 60_000),
     maxQueryDepth: int(env, "MAX_QUERY_DEPTH", 12, 2, 100),
-    maxQueryCost: int(env, "MAX_QUERY_COST", 5_000, 10, 1_000_000),
+    maxQueryCost: int(env, "MAX_QUERY_COST", 100_000, 10, 10_000_000),
     maxAliases: int(env, "MAX_ALIASES", 15, 1, 1000),
     maxDirectives: int(env, "MAX_DIRECTIVES", 50, 1, 1000),
     maxTokens: int(env, "MAX_TOKENS", 5_000, 100, 1_000_000),

@@ -108,7 +108,11 @@ function checkRepresentations(
       { limit: "MAX_ENTITY_REPRESENTATIONS", max: maxEntityRepresentations },
     );
   }
-  const cost = operationCost(info.operation, info.fragments, (node) => counts.get(node) ?? 1);
+  const cost = operationCost(info.operation, info.fragments, {
+    multiplier: (node) => counts.get(node) ?? 1,
+    variables: info.variableValues,
+    pageCap: ctx.services.config.limits.pageSizeMax,
+  });
   if (cost > maxQueryCost) {
     throw badRepresentations(
       `Query cost ${Math.ceil(cost)} over ${maxQueryCost}, counting each representation; send fewer`,

@@ -28,11 +28,12 @@ import { UserService } from "./modules/users/user.service";
 
 /** Rate limits, content rules, the chat policy and blocks, which most services consult. */
 function createSafety(config: Readonly<Config>, logger: Logger, pubsub: PubSub): Safety {
+  const limiters = new RateLimiters(config.safety, pubsub.redis, config.redisPrefix);
   return {
-    limiters: new RateLimiters(config.safety, pubsub.redis, config.redisPrefix),
+    limiters,
     content: new ContentGuard(config.safety),
     policy: new ChatPolicy(config.safety, logger),
-    blocks: new BlockService(pubsub),
+    blocks: new BlockService(pubsub, limiters),
   };
 }
 

@@ -41,6 +41,12 @@ export interface FanoutOptions<C> {
   documentCacheSize?: number;
   /** A document with more tokens is a syntax error (graphql-js's own limit), as over HTTP. */
   maxTokens?: number;
+  /** Limits that need the variables (the cost limit), checked once they coerce. */
+  checkVariables?: (
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Readonly<Record<string, unknown>> | null | undefined,
+  ) => readonly GraphQLError[];
 }
 
 /** Documents longer than this are parsed and validated every time. */
@@ -78,8 +84,10 @@ export class Fanout<C> implements DeliveryHost {
   ): ExecutionArgs | readonly GraphQLError[] => {
     const { document, errors } = this.prepare(payload.query);
     if (errors.length) return errors;
-    const refused = checkOperation(this.options.schema, document, payload);
-    if (refused) return refused;
+    const refused =
+      checkOperation(this.options.schema, document, payload) ??
+      this.options.checkVariables?.(document, payload.operationName, payload.variables);
+    if (refused?.length) return refused;
     const args: ExecutionArgs = {
       schema: this.options.schema,
       document,

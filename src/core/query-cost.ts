@@ -1,28 +1,41 @@
 import {
+  BREAK,
   Kind,
+  visit,
   type ASTNode,
+  type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   type OperationDefinitionNode,
 } from "graphql";
 
 /**
- * graphql-armor's cost weights (its costLimit defaults, passed to it explicitly in app.ts) so that
+ * graphql-armor's cost weights (its costLimit defaults, passed to it in server/request-limits.ts) so that
  * a cost computed here with the same arguments equals the cost armor computed when validating.
  */
 export const COST_WEIGHTS = { objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 } as const;
 
+/** What armor cannot see when it validates, before variables are known. */
+export interface CostInputs {
+  /** A field counted this many times at least (`_entities`: once per representation). */
+  multiplier?: (field: FieldNode) => number;
+  /** `first: $n` counts as n's value here (armor counts it once). */
+  variables?: Readonly<Record<string, unknown>>;
+  /** A variable page size counts at most this (a larger one the field refuses itself). */
+  pageCap?: number;
+}
+
 /**
  * The cost of an operation by graphql-armor's formula (an object costs 2 plus 1.5 times its
- * children, a scalar 1, and a list field counts times its literal `first`/`last`), except that
- * `multiplier` may count a field more often: `_entities` counts once per representation, which
- * armor cannot see since it validates before variables are known.
+ * children, a scalar 1, and a list field counts times its `first`/`last`), with what `inputs`
+ * add to it.
  */
 export function operationCost(
   operation: OperationDefinitionNode,
   fragments: Record<string, FragmentDefinitionNode>,
-  multiplier: (field: FieldNode) => number = () => 1,
+  inputs: CostInputs = {},
 ): number {
+  const { multiplier = () => 1, variables = {}, pageCap = Infinity } = inputs;
   const { objectCost, scalarCost, depthCostFactor } = COST_WEIGHTS;
   const fragmentCosts = new Map<string, number>();
 
@@ -32,7 +45,7 @@ export function operationCost(
       let total: number = objectCost;
       for (const child of node.selectionSet.selections) total += depthCostFactor * cost(child);
       return node.kind === Kind.FIELD
-        ? total * Math.max(pageArgument(node), multiplier(node))
+        ? total * Math.max(pageArgument(node, variables, pageCap), multiplier(node))
         : total;
     }
     if (node.kind === Kind.FRAGMENT_SPREAD) {
@@ -50,12 +63,46 @@ export function operationCost(
   return operation.selectionSet.selections.reduce((sum, child) => sum + cost(child), 0);
 }
 
-/** armor's list multiplier: the first `first` or `last` argument, when it is a literal integer. */
-function pageArgument(field: FieldNode): number {
-  const arg = field.arguments?.find((a) => a.name.value === "first" || a.name.value === "last");
-  if (arg?.value.kind !== Kind.INT) return 1;
-  const value = parseInt(arg.value.value, 10);
-  return Number.isFinite(value) ? Math.max(value, 1) : 1;
+/** The first `first` or `last` argument of a field. */
+function pageArgumentNode(field: FieldNode) {
+  return field.arguments?.find((a) => a.name.value === "first" || a.name.value === "last");
+}
+
+/**
+ * A list field's multiplier: its first `first` or `last` argument, a literal integer (as armor
+ * counts it) or a variable's integer value up to pageCap; 1 without either.
+ */
+function pageArgument(
+  field: FieldNode,
+  variables: Readonly<Record<string, unknown>>,
+  pageCap: number,
+): number {
+  const arg = pageArgumentNode(field);
+  let value: unknown = null;
+  if (arg?.value.kind === Kind.INT) value = parseInt(arg.value.value, 10);
+  else if (arg?.value.kind === Kind.VARIABLE) {
+    const given = variables[arg.value.name.value];
+    value = typeof given === "number" ? Math.min(given, pageCap) : null;
+  }
+  return typeof value === "number" && Number.isFinite(value) ? Math.max(Math.floor(value), 1) : 1;
+}
+
+/**
+ * Whether some list field of the document takes its page size from a variable: only then can its
+ * cost with variables exceed what armor counted when validating.
+ */
+export function pagesByVariable(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(field) {
+      if (pageArgumentNode(field)?.value.kind === Kind.VARIABLE) {
+        found = true;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 /** Every field of the operation's root selection named `name`, through fragments and inline fragments. */

@@ -14,6 +14,7 @@ const WHAT: Record<RateLimitKind, string> = {
   messages: "messages",
   conversations: "new conversations",
   reports: "reports",
+  blocks: "blocks",
   typing: "typing events",
   connections: "connection attempts",
   flood: "repeats of the same message",

@@ -1,15 +1,19 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import {
+  getOperationAST,
   GraphQLError,
+  Kind,
   NoSchemaIntrospectionCustomRule,
   specifiedRules,
   validate,
   type DocumentNode,
+  type FragmentDefinitionNode,
   type GraphQLSchema,
   type ValidationRule,
 } from "graphql";
 import type { Config } from "../config";
+import { COST_WEIGHTS, operationCost, pagesByVariable } from "../core/query-cost";
 import { singleMutationRule } from "../core/single-mutation.rule";
 import { hideSuggestions } from "../core/suggestions";
 
@@ -21,6 +25,12 @@ export interface RequestLimits {
   readonly validationRules: ValidationRule[];
   /** graphql-ws's `validate`: the spec's rules, the same limits, introspection only when on. */
   readonly validateWs: (schema: GraphQLSchema, document: DocumentNode) => GraphQLError[];
+  /** The cost limit again once variables are known (HTTP runs it from one of `plugins`). */
+  readonly checkVariables: (
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Readonly<Record<string, unknown>> | null | undefined,
+  ) => GraphQLError[];
 }
 
 /** Depth, cost, alias and directive limits from graphql-armor, for HTTP and WebSocket. */
@@ -28,8 +38,8 @@ function armorLimits(config: Readonly<Config>) {
   const limits = config.safety;
   return new ApolloArmor({
     maxDepth: { n: limits.maxQueryDepth },
-    // armor's default weights, which src/core/query-cost.ts (the _entities cost) repeats.
-    costLimit: { maxCost: limits.maxQueryCost, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 },
+    // armor's default weights, with which src/core/query-cost.ts counts what armor cannot see.
+    costLimit: { maxCost: limits.maxQueryCost, ...COST_WEIGHTS },
     // armor exempts `__typename` aliases by default (allowList), so 1,000 of them passed.
     maxAliases: { n: limits.maxAliases, allowList: [] },
     maxDirectives: { n: limits.maxDirectives },
@@ -63,5 +73,51 @@ export function requestLimits(config: Readonly<Config>): RequestLimits {
           extensions: { ...e.extensions, code: "GRAPHQL_VALIDATION_FAILED" },
         }),
     );
-  return { plugins: armor.plugins, validationRules, validateWs };
+  const checkVariables = costWithVariables(config.safety.maxQueryCost, config.limits.pageSizeMax);
+  const plugins: ApolloServerPlugin[] = [
+    ...armor.plugins,
+    {
+      requestDidStart: async () => ({
+        didResolveOperation: async ({ document, operationName, request }) => {
+          const [refused] = checkVariables(document, operationName, request.variables);
+          if (refused) throw refused;
+        },
+      }),
+    },
+  ];
+  return { plugins, validationRules, validateWs, checkVariables };
+}
+
+/**
+ * armor validates before variables are known and counts `first: $n` once, so a page size given
+ * as a variable would pass its cost limit at any size: the operation's cost is counted again
+ * with the variables' values, and refused as armor refuses it, so a client sees the same error
+ * whether it wrote the size inline or as a variable. A size over the page maximum counts as the
+ * maximum: the field itself refuses it with BAD_USER_INPUT naming the argument.
+ */
+function costWithVariables(maxCost: number, pageCap: number): RequestLimits["checkVariables"] {
+  const byVariable = new WeakMap<DocumentNode, boolean>();
+  return (document, operationName, variables) => {
+    let counts = byVariable.get(document);
+    if (counts === undefined) byVariable.set(document, (counts = pagesByVariable(document)));
+    const operation = counts ? getOperationAST(document, operationName) : null;
+    if (!operation) return [];
+    const fragments: Record<string, FragmentDefinitionNode> = {};
+    for (const definition of document.definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION)
+        fragments[definition.name.value] = definition;
+    }
+    const cost = operationCost(operation, fragments, { variables: variables ?? {}, pageCap });
+    if (cost <= maxCost) return [];
+    return [
+      new GraphQLError(`Query Cost limit of ${maxCost} exceeded, found ${Math.ceil(cost)}.`, {
+        extensions: {
+          code: "GRAPHQL_VALIDATION_FAILED",
+          limit: "MAX_QUERY_COST",
+          max: maxCost,
+          http: { status: 400 },
+        },
+      }),
+    ];
+  };
 }

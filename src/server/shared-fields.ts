@@ -1,7 +1,7 @@
 import type { DocumentNode, GraphQLError, GraphQLSchema } from "graphql";
 import { isObjectType } from "graphql";
 import { Context } from "../context";
-import { Fanout } from "../core/fanout";
+import { Fanout, type FanoutOptions } from "../core/fanout";
 
 /**
  * Fields that resolve from the event alone, the same for every viewer: a subscription selecting
@@ -37,6 +37,7 @@ export function createFanout(
   validate: (schema: GraphQLSchema, document: DocumentNode) => readonly GraphQLError[],
   onDelivered: (context: Context) => void,
   maxTokens?: number,
+  checkVariables?: FanoutOptions<Context>["checkVariables"],
 ): Fanout<Context> {
   const shared = new Map<string, Set<string>>();
   for (const [typeName, fields] of Object.entries(SHARED_FIELDS)) {
@@ -57,5 +58,6 @@ export function createFanout(
     eventContext: (context) => new Context(context.services, context.viewer, context.requestId),
     onDelivered,
     maxTokens,
+    checkVariables,
   });
 }

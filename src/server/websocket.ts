@@ -52,6 +52,7 @@ export function startWebSocketServer(options: WebSocketOptions): Disposable {
     limits.validateWs,
     (context) => services.metrics.observeDelivery(context),
     config.safety.maxTokens,
+    limits.checkVariables,
   );
   const connections = new ConnectionLifecycle(services);
   const maxSubscriptions = config.realtime.maxSubscriptionsPerConnection;

@@ -4,6 +4,7 @@ import {
   parse,
   specifiedRules,
   validate,
+  type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
@@ -69,9 +70,22 @@ describe("operationCost", () => {
   it("should multiply the fields the caller counts more often, with their whole selection", () => {
     const { operation, fragments } = parts(`{ me { id } }`);
     const once = operationCost(operation, fragments);
-    expect(operationCost(operation, fragments, (f) => (f.name.value === "me" ? 10 : 1))).toBe(
-      once * 10,
-    );
+    const multiplier = (f: FieldNode) => (f.name.value === "me" ? 10 : 1);
+    expect(operationCost(operation, fragments, { multiplier })).toBe(once * 10);
+  });
+
+  it("should count a page size given as a variable as armor counts it inline, up to the cap", () => {
+    const page = (first: string) =>
+      `query($n: Int) { conversations(first: ${first}) { edges { node { id } } } }`;
+    const inline = parts(page("40"));
+    const byVariable = parts(page("$n"));
+    const cost = (variables: Record<string, unknown>, pageCap?: number) =>
+      operationCost(byVariable.operation, byVariable.fragments, { variables, pageCap });
+    expect(cost({ n: 40 })).toBe(armorCost(schema, page("40")));
+    expect(cost({ n: 40 })).toBe(operationCost(inline.operation, inline.fragments));
+    // No value (the field's default page) counts once, as armor counts it.
+    expect(cost({})).toBe(armorCost(schema, page("$n")));
+    expect(cost({ n: 1000 }, 100)).toBe(cost({ n: 100 }));
   });
 
   it("should find root fields through fragments and inline fragments", () => {

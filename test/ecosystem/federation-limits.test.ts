@@ -31,7 +31,12 @@ describe("Federation _entities input (FEDERATION=true)", () => {
 
   beforeAll(async () => {
     chat = await startTestApp(
-      testEnv({ FEDERATION: "true", MAX_ENTITY_REPRESENTATIONS: String(MAX) }),
+      testEnv({
+        FEDERATION: "true",
+        MAX_ENTITY_REPRESENTATIONS: String(MAX),
+        // Low enough that what one costs times MAX representations is over it.
+        MAX_QUERY_COST: "5000",
+      }),
     );
     [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
     conversationId = (await createDirect(chat.url, alice, bob, "entities")).id;

@@ -1,4 +1,6 @@
+import { ConversationsDocument, MessagesFullDocument } from "../gql/graphql";
 import { Collector, gql, gqlOk, wsClient, type GraphQLResponse } from "../helpers/client";
+import { createDirect } from "../helpers/operations";
 import { startTestApp, testEnv, type TestApp } from "../helpers/app";
 import { testUser, type TestUser } from "../helpers/tokens";
 
@@ -28,10 +30,10 @@ describe("Request limits", () => {
   }
 
   /** The errors of one operation over graphql-ws. */
-  async function overWebSocket(query: string) {
+  async function overWebSocket(query: string, variables: Record<string, unknown> = {}) {
     const ws = wsClient(app.wsUrl, alice.token);
     try {
-      const sub = new Collector(ws.client, query);
+      const sub = new Collector(ws.client, query, variables);
       await sub.ended();
       return { values: sub.values, errors: sub.errors.flat() as GraphQLResponse["errors"] };
     } finally {
@@ -59,6 +61,55 @@ describe("Request limits", () => {
       const mixed = `{ me { ...names } ${Array.from({ length: 8 }, (_, i) => `t${i}: __typename`).join(" ")} }
         fragment names on User { ${Array.from({ length: 8 }, (_, i) => `n${i}: __typename`).join(" ")} }`;
       expectRefused(await gql(app.url, mixed, {}, alice.token), /Aliases limit of 15/);
+    });
+  });
+
+  describe("page sizes given as variables", () => {
+    // 100 conversations × 100 messages × their readers: far over MAX_QUERY_COST (100,000).
+    const nested = (first: string, inner: string) => `query($n: Int, $m: Int) {
+      conversations(first: ${first}) { edges { node {
+        messages(first: ${inner}) { edges { node { id text readBy { id } } } }
+      } } }
+    }`;
+    const byVariables = nested("$n", "$m");
+
+    it("should refuse over HTTP what the cost limit refuses when the sizes are written inline", async () => {
+      expectRefused(await gql(app.url, nested("100", "100"), {}, alice.token), /Cost limit/);
+      const result = await gql(app.url, byVariables, { n: 100, m: 100 }, alice.token);
+      expectRefused(result, /Cost limit of 100000 exceeded/);
+      expect(result.errors?.[0]?.extensions).toMatchObject({
+        limit: "MAX_QUERY_COST",
+        max: 100_000,
+      });
+    });
+
+    it("should refuse it over WebSocket", async () => {
+      const { values, errors } = await overWebSocket(byVariables, { n: 100, m: 100 });
+      expect(values).toEqual([]);
+      expect(errors?.map((e) => e.extensions?.code)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+      expect(errors?.[0]?.extensions?.limit).toBe("MAX_QUERY_COST");
+    });
+
+    it("should answer the same operation with small sizes, and a large page that stays in budget", async () => {
+      const small = await gqlOk(app.url, byVariables, { n: 2, m: 2 }, alice.token);
+      expect(small.conversations).toBeDefined();
+      const { values, errors } = await overWebSocket(byVariables, { n: 2, m: 2 });
+      expect(errors).toEqual([]);
+      expect(values).toHaveLength(1);
+    });
+
+    it("should answer the typed operations with the largest page", async () => {
+      const direct = await createDirect(app.url, alice, await testUser("bob"));
+      const variables = { conversationId: direct.id, first: 100 };
+      const { messages } = await gqlOk(app.url, MessagesFullDocument, variables, alice.token);
+      expect(messages.edges).toEqual([]);
+      const { conversations } = await gqlOk(
+        app.url,
+        ConversationsDocument,
+        { first: 100 },
+        alice.token,
+      );
+      expect(conversations.edges.map((e) => e.node.id)).toContain(direct.id);
     });
   });
 

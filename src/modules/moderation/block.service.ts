@@ -3,6 +3,7 @@ import type { RequestScope } from "../../request-scope";
 import { BadUserInputError } from "../../core/errors";
 import { assertUserId } from "../../core/ids";
 import { Topic, type PubSub } from "../../core/pubsub";
+import type { RateLimiters } from "../../core/rate-limit";
 import { User } from "../users/user.entity";
 import { executeWithUser } from "../users/user.queries";
 import { Block } from "./block.entity";
@@ -14,16 +15,21 @@ export interface BlockEvent {
 }
 
 export class BlockService {
-  constructor(private readonly pubsub: PubSub) {}
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly limiters: RateLimiters,
+  ) {}
 
   /**
    * Any well-formed id, whether or not that user has signed in here yet: the answer never tells
    * which, and a block of someone who signs in later holds from their first request. A user known
-   * only by id gets a bare row, as when someone starts a conversation with them.
+   * only by id gets a bare row, as when someone starts a conversation with them. Counted by the
+   * block rate limit: each block notifies the other user's streams and may write a row.
    */
   async block(ctx: RequestScope, userId: string): Promise<boolean> {
     const viewer = ctx.requireViewer();
     const target = this.target(ctx, userId);
+    await this.limiters.consume("blocks", viewer.id);
     // One statement with the target's bare app_user row (the users module writes that table).
     await executeWithUser(
       ctx.em,

@@ -1,12 +1,14 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import {
+  BlockUserDocument,
   ConversationDocument,
   CreateConversationDocument,
   MeDocument,
   ReportDocument,
   SendMessageDocument,
   SetTypingDocument,
+  UnblockUserDocument,
 } from "../../gql/graphql";
 import {
   codeOf,
@@ -41,6 +43,8 @@ describe("Rate limits", () => {
     CONVERSATION_RATE_WINDOW_MS: String(WINDOW_MS),
     REPORT_RATE_LIMIT: "2",
     REPORT_RATE_WINDOW_MS: String(WINDOW_MS),
+    BLOCK_RATE_LIMIT: "2",
+    BLOCK_RATE_WINDOW_MS: String(WINDOW_MS),
     TYPING_RATE_LIMIT: "2",
     TYPING_RATE_WINDOW_MS: String(WINDOW_MS),
     TYPING_THROTTLE_MS: "0",
@@ -163,6 +167,30 @@ describe("Rate limits", () => {
       // Asking for the existing DIRECT conversation again creates nothing and is not refused.
       const again = await createDirect(b.url, alice, bob, "limit");
       expect(again.id).toBe(direct.id);
+    });
+  });
+
+  describe("BLOCK_RATE_LIMIT", () => {
+    it("should refuse the 3rd block across instances, block nobody then, and leave unblocking free", async () => {
+      const [alice, bob, carol, dave] = await Promise.all([
+        testUser("alice"),
+        testUser("bob"),
+        testUser("carol"),
+        testUser("dave"),
+      ]);
+      const block = (app: TestApp, userId: string) =>
+        gql(app.url, BlockUserDocument, { userId }, alice.token);
+      expect((await block(a, bob.id)).data?.blockUser).toBe(true);
+      expect((await block(b, carol.id)).data?.blockUser).toBe(true);
+      expectLimited(await block(a, dave.id));
+      // An id nobody uses gets no row either: the limit holds before anything is written.
+      expectLimited(await block(b, `nobody-${Date.now()}`));
+      const blocked = await gqlOk(a.url, `{ blockedUsers { id } }`, {}, alice.token);
+      expect((blocked.blockedUsers as Array<{ id: string }>).map((u) => u.id).sort()).toEqual(
+        [bob.id, carol.id].sort(),
+      );
+      const unblock = await gqlOk(b.url, UnblockUserDocument, { userId: bob.id }, alice.token);
+      expect(unblock.unblockUser).toBe(true);
     });
   });
 
