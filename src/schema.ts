@@ -4,17 +4,20 @@ import { buildSchema, type AuthChecker, type PubSub } from "type-graphql";
 import type { Context } from "./context";
 import { UnauthenticatedError } from "./core/errors";
 import { ConversationResolver } from "./modules/conversations/conversation.resolver";
+import { ParticipantResolver } from "./modules/conversations/participant.resolver";
+import { ConversationMessagesResolver } from "./modules/messages/conversation-messages.resolver";
 import { MessageResolver, SystemEventResolver } from "./modules/messages/message.resolver";
 import { ModerationResolver } from "./modules/moderation/moderation.resolver";
 import { PresenceResolver } from "./modules/presence/presence.resolver";
 import { ReceiptResolver } from "./modules/receipts/receipt.resolver";
 import { TypingResolver } from "./modules/typing/typing.resolver";
-import { ParticipantResolver, UserResolver } from "./modules/users/user.resolver";
+import { UserResolver } from "./modules/users/user.resolver";
 
 export const resolvers = [
   UserResolver,
   ParticipantResolver,
   ConversationResolver,
+  ConversationMessagesResolver,
   MessageResolver,
   SystemEventResolver,
   ReceiptResolver,

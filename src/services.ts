@@ -10,6 +10,7 @@ import { ConversationService } from "./modules/conversations/conversation.servic
 import { ConversationStreams } from "./modules/conversations/conversation.stream";
 import { MembershipPublisher } from "./modules/conversations/membership.publisher";
 import { MembershipService } from "./modules/conversations/membership.service";
+import { appendSystemMessage } from "./modules/messages/message.append";
 import { MessagePublisher } from "./modules/messages/message.publisher";
 import { MessageService } from "./modules/messages/message.service";
 import { MessageStreams } from "./modules/messages/message.stream";
@@ -81,7 +82,13 @@ export function createServices(
     notifications,
   );
   const membershipPublisher = new MembershipPublisher(pubsub, publisher, typing, logger);
-  const membership = new MembershipService(config, users, safety, membershipPublisher);
+  const membership = new MembershipService(
+    config,
+    users,
+    safety,
+    membershipPublisher,
+    appendSystemMessage,
+  );
   const conversations = new ConversationService(config, users, safety, membershipPublisher);
   return {
     config,

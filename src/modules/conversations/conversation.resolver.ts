@@ -15,10 +15,8 @@ import {
 } from "type-graphql";
 import type { Context } from "../../context";
 import { EventSource } from "../../core/async-queue";
-import { PageArgs, type Page } from "../../core/pagination";
+import type { Page } from "../../core/pagination";
 import { Topic } from "../../core/pubsub";
-import { Message } from "../messages/message.entity";
-import { MessageConnection } from "../messages/message.connection";
 import { ConversationsArgs } from "./conversation.args";
 import { Conversation } from "./conversation.entity";
 import { ParticipantRole } from "./conversation.enums";
@@ -144,34 +142,11 @@ export class ConversationResolver {
     return ctx.loaders.participants.load(conversation.id);
   }
 
-  @FieldResolver(() => Message, { nullable: true })
-  async lastMessage(
-    @Root() conversation: Conversation,
-    @Ctx() ctx: Context,
-  ): Promise<Message | null> {
-    if (!conversation.lastMessageId || !(await ctx.loaders.membership.load(conversation.id))) {
-      return null;
-    }
-    return ctx.loaders.message.load(conversation.lastMessageId);
-  }
-
   @FieldResolver(() => Int, {
     description:
       "Messages from others, not deleted, after the viewer's read position (SYSTEM notices excluded).",
   })
   unreadCount(@Root() conversation: Conversation, @Ctx() ctx: Context): Promise<number> {
     return ctx.loaders.unreadCount.load(conversation.id);
-  }
-
-  @FieldResolver(() => MessageConnection, {
-    description: "History ordered by seq ascending; with no arguments, the newest page.",
-  })
-  async messages(
-    @Root() conversation: Conversation,
-    @Args() args: PageArgs,
-    @Ctx() ctx: Context,
-  ): Promise<Page<Message>> {
-    await requireConversation(ctx, conversation.id);
-    return ctx.services.messages.page(ctx, conversation.id, args);
   }
 }

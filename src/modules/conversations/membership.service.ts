@@ -3,15 +3,14 @@ import type { Config } from "../../config";
 import { BadUserInputError, BlockedError, ForbiddenError, NotFoundError } from "../../core/errors";
 import { assertUserId, assertUuid } from "../../core/ids";
 import type { RequestScope } from "../../request-scope";
-import { appendMessage } from "../messages/message.append";
-import { MessageKind } from "../messages/message.enums";
-import { SystemEventType } from "../messages/system-event.type";
+import type { Message } from "../messages/message.entity";
+import type { SystemEvent } from "../messages/system-event.type";
 import type { Safety } from "../moderation/safety";
 import { selectDisplayNames } from "../users/user.queries";
 import type { UserService } from "../users/user.service";
 import { requireConversation } from "./conversation.access";
 import type { Conversation } from "./conversation.entity";
-import { ConversationKind, ParticipantRole } from "./conversation.enums";
+import { ConversationKind, ParticipantRole, SystemEventType } from "./conversation.enums";
 import { lockConversation } from "./conversation.tx";
 import type { CommittedChange, MembershipPublisher } from "./membership.publisher";
 import { Participant } from "./participant.entity";
@@ -21,6 +20,18 @@ import {
   findOthersOldestFirst,
   isCurrentRow,
 } from "./participant.queries";
+
+/**
+ * Writes a SYSTEM message into the locked conversation's unit of work: the messages module's
+ * appendSystemMessage, given by the composition (services.ts), so this module does not import it.
+ */
+export type AppendSystemMessage = (
+  em: EntityManager,
+  conversation: Conversation,
+  event: SystemEvent,
+  text: string,
+  now: Date,
+) => Message;
 
 /** A SYSTEM message to write, with the viewer as its actor. */
 interface SystemNote {
@@ -53,6 +64,7 @@ export class MembershipService {
     private readonly users: UserService,
     private readonly safety: Safety,
     private readonly publisher: MembershipPublisher,
+    private readonly appendSystem: AppendSystemMessage,
   ) {}
 
   /** OWNER and ADMIN add members to a GROUP; new members have read nothing before their arrival. */
@@ -222,18 +234,8 @@ export class MembershipService {
       const decision = await decide({ em, conversation, me, now });
       if (!decision) return null;
       const { notes, ...change } = decision;
-      const messages = notes.map((note) =>
-        appendMessage(
-          em,
-          conversation,
-          {
-            kind: MessageKind.SYSTEM,
-            senderId: null,
-            text: note.text,
-            systemEvent: { type: note.type, actorId: viewer.id, userIds: note.userIds },
-          },
-          now,
-        ),
+      const messages = notes.map(({ type, userIds, text }) =>
+        this.appendSystem(em, conversation, { type, actorId: viewer.id, userIds }, text, now),
       );
       return { ...change, conversation, messages };
     });

@@ -13,7 +13,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { executePrepared } from "../../core/orm";
 import type { Conversation } from "../conversations/conversation.entity";
 import { Message, messageRecord } from "./message.entity";
-import type { MessageKind } from "./message.enums";
+import { MessageKind } from "./message.enums";
 import type { SystemEvent } from "./system-event.type";
 
 export interface NewMessage {
@@ -61,6 +61,18 @@ export function appendMessage(
   conversation.lastMessageId = message.id;
   conversation.lastActivityAt = now;
   return message;
+}
+
+/** A SYSTEM message recording `event`, appended as appendMessage does (the caller holds the lock). */
+export function appendSystemMessage(
+  em: EntityManager,
+  conversation: Conversation,
+  event: SystemEvent,
+  text: string,
+  now: Date,
+): Message {
+  const fields = { kind: MessageKind.SYSTEM, senderId: null, text, systemEvent: event };
+  return appendMessage(em, conversation, fields, now);
 }
 
 /** What sendMessage needs of a conversation, read under its row lock. */

@@ -1,14 +1,5 @@
-import { Field, ObjectType, registerEnumType } from "type-graphql";
-
-export enum SystemEventType {
-  PARTICIPANTS_ADDED = "PARTICIPANTS_ADDED",
-  PARTICIPANT_REMOVED = "PARTICIPANT_REMOVED",
-  PARTICIPANT_LEFT = "PARTICIPANT_LEFT",
-  OWNER_CHANGED = "OWNER_CHANGED",
-  ROLE_CHANGED = "ROLE_CHANGED",
-}
-
-registerEnumType(SystemEventType, { name: "SystemEventType" });
+import { Field, ObjectType } from "type-graphql";
+import { SystemEventType } from "../conversations/conversation.enums";
 
 /** Stored as JSON on a SYSTEM message; `actor` and `users` resolve from these ids. */
 @ObjectType("SystemEvent", { description: "What a SYSTEM message records: who did what to whom." })
