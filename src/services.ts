@@ -81,15 +81,9 @@ export function createServices(
     metrics,
     notifications,
   );
-  const membershipPublisher = new MembershipPublisher(pubsub, publisher, typing, logger);
-  const membership = new MembershipService(
-    config,
-    users,
-    safety,
-    membershipPublisher,
-    appendSystemMessage,
-  );
-  const conversations = new ConversationService(config, users, safety, membershipPublisher);
+  const announce = new MembershipPublisher(pubsub, publisher, typing, logger);
+  const membership = new MembershipService(config, users, safety, announce, appendSystemMessage);
+  const conversations = new ConversationService(config, users, safety, announce);
   return {
     config,
     scope: {
