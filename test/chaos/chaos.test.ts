@@ -1,20 +1,14 @@
+import { ChaosCluster } from "./lib/cluster";
+import { FAULT_KINDS, type FaultKind } from "./lib/faults";
 import { seedFromEnv } from "./lib/rng";
-import {
-  ChaosCluster,
-  CI_SCENARIO,
-  FAULT_KINDS,
-  formatSummary,
-  runScenario,
-  type FaultKind,
-  type ScenarioOptions,
-  type Summary,
-} from "./lib/scenario";
+import { CI_SCENARIO, runScenario, type ScenarioOptions } from "./lib/scenario";
+import { formatSummary, type Summary } from "./lib/summary";
 
 /**
  * Three instances of the real server (child processes) on a PostgreSQL cluster and a redis-server of
  * the test's own; simulated clients send at a steady rate and keep their views as apps do. Each
  * test injects faults, heals, lets clients catch up, and checks every view and every send against
- * what PostgreSQL stored (test/chaos/lib/scenario.ts). Replay a run with CHAOS_SEED=<seed>.
+ * what PostgreSQL stored (test/chaos/lib/invariants.ts). Replay a run with CHAOS_SEED=<seed>.
  */
 describe("Delivery under faults", () => {
   const seed = seedFromEnv();

@@ -4,15 +4,11 @@
  * Prints the seed first (replay with --seed or CHAOS_SEED), then a summary; exits 1 on any violation.
  */
 import "reflect-metadata";
+import { ChaosCluster } from "./lib/cluster";
+import { FAULT_KINDS, type FaultKind } from "./lib/faults";
 import { seedFromEnv } from "./lib/rng";
-import {
-  ChaosCluster,
-  CI_SCENARIO,
-  FAULT_KINDS,
-  formatSummary,
-  runScenario,
-  type FaultKind,
-} from "./lib/scenario";
+import { CI_SCENARIO, runScenario } from "./lib/scenario";
+import { formatSummary } from "./lib/summary";
 
 function option(name: string): string | undefined {
   const args = process.argv.slice(2);

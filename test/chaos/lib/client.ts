@@ -1,137 +1,12 @@
-import WebSocket from "ws";
-import { createClient, type Client } from "graphql-ws";
-import { MessageAddedDocument, SendMessageDocument } from "../../gql/graphql";
+import { MessageAddedDocument } from "../../gql/graphql";
 import { sourceOf } from "../../helpers/client";
 import type { Rng } from "./rng";
 import { sleep } from "./infra";
+import { networkError, postSend, SEND_TIMEOUT_MS, type SendOutcome } from "./send";
+import { Session } from "./session";
+import type { Delivered, Intent, Target, View, World } from "./world";
 
 const MESSAGE_ADDED = sourceOf(MessageAddedDocument);
-
-/** Sends that take longer are abandoned as hung (the service bounds its own waits far below). */
-export const SEND_TIMEOUT_MS = 15_000;
-
-const SEND_MESSAGE = sourceOf(SendMessageDocument);
-
-interface Delivered {
-  id: string;
-  seq: number;
-  conversationId: string;
-}
-
-/** What one client has of one conversation: message ids by seq, 1..last, as its UI would show. */
-export interface View {
-  readonly conversationId: string;
-  last: number;
-  ids: string[];
-  /** Bumped whenever a subscription is replaced: callbacks of older ones are ignored. */
-  generation: number;
-  unsubscribe: (() => void) | null;
-  retryTimer: NodeJS.Timeout | null;
-}
-
-/** One send the user made: retried with the same clientMessageId until acknowledged. */
-export interface Intent {
-  clientMessageId: string;
-  senderId: string;
-  conversationId: string;
-  text: string;
-  attempts: number;
-  acked: { id: string; seq: number } | null;
-  /** Set when it was still unacknowledged at the end of the run. */
-  abandoned: boolean;
-  rejected: string | null;
-}
-
-export interface Target {
-  url: string;
-  wsUrl: string;
-}
-
-/** What the clients share: where instances are, counters, and the violation log. */
-export interface World {
-  pickInstance(rng: Rng): Target | null;
-  stats: Stats;
-  violation(text: string): void;
-  /** Something worth knowing when reading a run (not a violation). */
-  note(text: string): void;
-  intents: Map<string, Intent>;
-}
-
-export class Stats {
-  deliveries = 0;
-  connects = 0;
-  resubscribes = 0;
-  sendAttempts = 0;
-  lostAcks = 0;
-  readonly closeCodes = new Map<number, number>();
-  readonly sendErrors = new Map<string, number>();
-  readonly subscriptionEnds = new Map<string, number>();
-
-  count(map: Map<string | number, number> | Map<string, number>, key: string | number) {
-    const m = map as Map<string | number, number>;
-    m.set(key, (m.get(key) ?? 0) + 1);
-  }
-}
-
-/**
- * A graphql-ws connection as an app holds it (the graphql-ws client, retries left to the app), with
- * the underlying socket at hand so a test can drop it or stop reading from it.
- */
-class Session {
-  socket: WebSocket | null = null;
-  open = false;
-  ended = false;
-  closeCode: number | null = null;
-  readonly client: Client;
-
-  constructor(
-    target: Target,
-    token: string,
-    onOpen: (session: Session) => void,
-    private readonly onEnd: (session: Session, code: number) => void,
-  ) {
-    const track = (socket: WebSocket) => (this.socket = socket);
-    class TrackedWebSocket extends WebSocket {
-      constructor(address: string, protocols?: string | string[]) {
-        super(address, protocols);
-        track(this);
-      }
-    }
-    this.client = createClient({
-      url: target.wsUrl,
-      webSocketImpl: TrackedWebSocket,
-      lazy: false,
-      retryAttempts: 0,
-      connectionParams: { authorization: `Bearer ${token}` },
-      on: {
-        connected: () => {
-          this.open = true;
-          onOpen(this);
-        },
-        closed: (event) => this.end((event as { code?: number }).code ?? 0),
-      },
-      onNonLazyError: () => {},
-    });
-    // A connection that never opens (an instance just killed) is given up, as a client would.
-    setTimeout(() => {
-      if (!this.open && !this.ended) this.dispose(0);
-    }, 10_000).unref();
-  }
-
-  end(code: number) {
-    if (this.ended) return;
-    this.ended = true;
-    this.open = false;
-    this.closeCode = code;
-    this.onEnd(this, code);
-  }
-
-  dispose(code = 1000) {
-    this.end(code);
-    void this.client.dispose();
-    this.socket?.terminate();
-  }
-}
 
 export interface ClientOptions {
   sendIntervalMs: number;
@@ -403,7 +278,7 @@ export class SimClient {
     }
   }
 
-  private async attempt(target: Target, intent: Intent): Promise<"acked" | "retry" | "rejected"> {
+  private async attempt(target: Target, intent: Intent): Promise<SendOutcome> {
     const stats = this.world.stats;
     intent.attempts++;
     stats.sendAttempts++;
@@ -417,52 +292,7 @@ export class SimClient {
       setTimeout(() => controller.abort("cut"), this.rng.int(0, 30));
     }
     try {
-      const response = await fetch(target.url, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${this.token}` },
-        body: JSON.stringify({
-          query: SEND_MESSAGE,
-          variables: {
-            input: {
-              conversationId: intent.conversationId,
-              text: intent.text,
-              clientMessageId: intent.clientMessageId,
-            },
-          },
-        }),
-        signal: controller.signal,
-      });
-      const body = (await response.json()) as {
-        data?: { sendMessage?: Delivered & { clientMessageId: string; text: string } } | null;
-        errors?: Array<{ message: string; extensions?: { code?: string } }>;
-      };
-      const message = body.data?.sendMessage;
-      if (message) {
-        if (
-          message.clientMessageId !== intent.clientMessageId ||
-          message.conversationId !== intent.conversationId ||
-          message.text !== intent.text
-        ) {
-          this.world.violation(`send ${intent.clientMessageId} acknowledged another message`);
-        }
-        if (intent.acked && intent.acked.id !== message.id) {
-          this.world.violation(`send ${intent.clientMessageId} acknowledged twice, differently`);
-        }
-        intent.acked = { id: message.id, seq: message.seq };
-        return "acked";
-      }
-      const code = body.errors?.[0]?.extensions?.code ?? `HTTP ${response.status}`;
-      stats.count(stats.sendErrors, code);
-      if (code === "INTERNAL_SERVER_ERROR") {
-        this.world.note(`INTERNAL_SERVER_ERROR: request ${response.headers.get("x-request-id")}`);
-      }
-      if (code === "UNAVAILABLE" || code === "INTERNAL_SERVER_ERROR" || code === "RATE_LIMITED") {
-        return "retry";
-      }
-      if (response.status >= 500 && !body.errors?.[0]?.extensions?.code) return "retry";
-      intent.rejected = `${code}: ${body.errors?.[0]?.message}`;
-      this.world.violation(`send ${intent.clientMessageId} refused: ${intent.rejected}`);
-      return "rejected";
+      return await postSend(target, this.token, intent, this.world, controller.signal);
     } catch (error) {
       const reason: unknown = controller.signal.reason;
       stats.count(
@@ -483,9 +313,4 @@ function errorCode(error: unknown): string {
   }
   const code = (error as { code?: number })?.code;
   return typeof code === "number" ? `close ${code}` : "error";
-}
-
-function networkError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-  return `network ${cause?.code ?? cause?.message ?? (error as Error)?.message ?? "error"}`;
 }
