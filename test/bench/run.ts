@@ -74,6 +74,9 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
+type Start = Bench["start"];
+type Log = (message: string) => void;
+
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   const runs = (w: string) => !options.only || options.only.has(w);
@@ -84,22 +87,45 @@ async function main() {
   const log = (message: string) =>
     console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
-  // The processes run compiled (lib/ipc.ts), from this checkout as it is now.
+  compile(log);
+  const databaseUrl = await createDatabase(ADMIN_URL, database);
+  const machine = await describeMachine(databaseUrl, REDIS_URL);
+  log(`machine: ${machine.cores} cores, ${machine.cpuModel}; database ${database}`);
+  const started: BenchProcess[] = [];
+  const start = processStarter(outDir, started);
+  // What the finally below closes, even when starting the rest failed.
+  const held: { seeder?: Seeder } = {};
+  try {
+    const bench = await startBench(options, id, databaseUrl, outDir, start, log, held);
+    if (runs("W6")) bench.results.W6 = await endToEnd(bench);
+    if (runs("W1")) bench.results.W1 = await runW1(bench, id);
+    if (runs("W2")) bench.results.W2 = await sendPath(bench);
+    if (runs("W3")) bench.results.W3 = await connections(bench);
+    if (runs("W4")) bench.results.W4 = await churn(bench);
+    if (runs("W5")) bench.results.W5 = await history(bench);
+    writeReport(outDir, machine, options, bench.results, log);
+  } finally {
+    await held.seeder?.close().catch(() => {});
+    for (const p of started.reverse()) await p.stop().catch(() => {});
+    await dropDatabase(ADMIN_URL, database).catch((e) => console.error(e));
+    // Everything the run's processes left in the machine's Redis (presence entries of instances
+    // stopped before their users were reaped, rate-limit counters) shares the run's prefix.
+    await deleteKeysWithPrefix(REDIS_URL, `bench:${id}`).catch((e) => console.error(e));
+  }
+}
+
+/** The processes run compiled (lib/ipc.ts), from this checkout as it is now. */
+function compile(log: Log) {
   log("compiling (tsc)");
   execFileSync(path.join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], {
     cwd: ROOT,
     stdio: "inherit",
   });
-  const databaseUrl = await createDatabase(ADMIN_URL, database);
-  const machine = await describeMachine(databaseUrl, REDIS_URL);
-  log(`machine: ${machine.cores} cores, ${machine.cpuModel}; database ${database}`);
-  const started: BenchProcess[] = [];
-  const start = async (
-    name: string,
-    script: string,
-    env: Record<string, string> = {},
-    nodeFlags: string[] = [],
-  ) => {
+}
+
+/** Starts bench processes, each logging to bench-results/logs/<name>.log, into `started`. */
+function processStarter(outDir: string, started: BenchProcess[]): Start {
+  return async (name, script, env = {}, nodeFlags = []) => {
     const p = await startProcess(name, script, {
       env: { REDIS_URL, ...env },
       nodeFlags,
@@ -108,153 +134,172 @@ async function main() {
     started.push(p);
     return p;
   };
-  let seeder: Seeder | null = null;
-  try {
-    const servicePrefix = `bench:${id}:`;
-    const serviceEnv = (prefix: string, fanoutOff: boolean) => ({
-      NODE_ENV: "production",
-      HOST: "127.0.0.1",
-      PORT: "0",
-      DATABASE_URL: databaseUrl,
-      REDIS_URL,
-      REDIS_PREFIX: prefix,
-      JWT_SECRET: SECRET,
-      LOG_LEVEL: "warn",
-      MESSAGE_RATE_LIMIT: "1000000",
-      CONNECTION_RATE_LIMIT: "1000000",
-      FLOOD_MAX_REPEATS: "1000000",
-      MAX_CONNECTIONS_PER_USER: "1000",
-      BENCH_FANOUT: fanoutOff ? "off" : "on",
-    });
-    const service = await start("service", "service", serviceEnv(servicePrefix, false), [
-      "--expose-gc",
-    ]);
-    const baseline = options.baseline
-      ? await start("baseline", "service", serviceEnv(`bench:${id}b:`, true), ["--expose-gc"])
-      : null;
-    seeder = await Seeder.connect(databaseUrl);
-    const peerPrefix = `bench:${id}:peer:`;
-    const peerEnv = { BENCH_PREFIX: peerPrefix };
-    const [raw, socketio, graphql] = await Promise.all([
-      start("raw-ws", "raw-ws", peerEnv, ["--expose-gc"]),
-      start("socketio", "socketio", peerEnv, ["--expose-gc"]),
-      start("graphql-ws", "graphql-ws", peerEnv, ["--expose-gc"]),
-    ]);
-    const loadgens = await Promise.all(
-      Array.from({ length: options.loadgens }, (_, i) => start(`loadgen${i}`, "loadgen")),
-    );
-    const publisher = await start("publisher", "publisher");
-    const bench: Bench = {
-      options,
-      service,
-      baseline,
-      raw,
-      socketio,
-      graphql,
-      loadgens,
-      publisher,
-      seeder,
-      servicePrefix,
-      peerPrefix,
-      secret: SECRET,
-      results: {},
-      outDir,
-      databaseUrl,
-      redisUrl: REDIS_URL,
-      startService: (name) =>
-        start(name, "service", serviceEnv(`bench:${id}:${name}:`, false), ["--expose-gc"]),
-      start,
-      log,
-    };
+}
 
-    if (runs("W6")) bench.results.W6 = await endToEnd(bench);
-    if (runs("W1")) {
-      const systems: System[] = [
-        {
-          name: "Socket.IO + Redis adapter",
-          kind: "socketio",
-          url: socketio.info.url,
-          mode: "socketio",
-          prefix: peerPrefix,
-          process: socketio,
-        },
-        {
-          name: "raw ws (one frame)",
-          kind: "raw",
-          url: raw.info.url,
-          mode: "raw",
-          prefix: peerPrefix,
-          process: raw,
-        },
-        {
-          name: "plain graphql-ws",
-          kind: "graphql",
-          url: graphql.info.url,
-          mode: "graphql",
-          prefix: peerPrefix,
-          process: graphql,
-        },
-        {
-          name: "service",
-          kind: "graphql",
-          url: service.info.url.replace(/^http/, "ws"),
-          mode: "service",
-          prefix: servicePrefix,
-          process: service,
-        },
-      ];
-      if (options.systems) {
-        const wanted = options.systems;
-        systems.splice(
-          0,
-          systems.length,
-          ...systems.filter((s) => wanted.some((w) => s.name.toLowerCase().startsWith(w))),
-        );
-      }
-      if (baseline) {
-        systems.push({
-          name: "service (fan-out off)",
-          kind: "graphql",
-          url: baseline.info.url.replace(/^http/, "ws"),
-          mode: "service",
-          prefix: `bench:${id}b:`,
-          process: baseline,
-        });
-      }
-      const w1: FanoutResult[] = [];
-      for (const shape of options.shapes) {
-        log(`W1 ${shape.join("x")}`);
-        w1.push(...(await fanout(bench, systems, shape)));
-      }
-      bench.results.W1 = w1;
-    }
-    if (runs("W2")) bench.results.W2 = await sendPath(bench);
-    if (runs("W3")) bench.results.W3 = await connections(bench);
-    if (runs("W4")) bench.results.W4 = await churn(bench);
-    if (runs("W5")) bench.results.W5 = await history(bench);
+function serviceEnv(databaseUrl: string, prefix: string, fanoutOff: boolean) {
+  return {
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    JWT_SECRET: SECRET,
+    LOG_LEVEL: "warn",
+    MESSAGE_RATE_LIMIT: "1000000",
+    CONNECTION_RATE_LIMIT: "1000000",
+    FLOOD_MAX_REPEATS: "1000000",
+    MAX_CONNECTIONS_PER_USER: "1000",
+    BENCH_FANOUT: fanoutOff ? "off" : "on",
+  };
+}
 
-    const report = {
-      at: new Date().toISOString(),
-      machine,
-      options: { ...options, only: options.only ? [...options.only] : null },
-      results: bench.results,
-    };
-    const file = path.join(outDir, `bench-${report.at.replace(/[:.]/g, "-")}.json`);
-    fs.writeFileSync(
-      file,
-      JSON.stringify(report, (_k, v) => (v instanceof Float64Array ? undefined : v), 2),
+/** The service (and baseline), the seeder, the W1 peers, the load generators and the publisher. */
+async function startBench(
+  options: Options,
+  id: string,
+  databaseUrl: string,
+  outDir: string,
+  start: Start,
+  log: Log,
+  held: { seeder?: Seeder },
+): Promise<Bench> {
+  const servicePrefix = `bench:${id}:`;
+  const service = await start("service", "service", serviceEnv(databaseUrl, servicePrefix, false), [
+    "--expose-gc",
+  ]);
+  const baseline = options.baseline
+    ? await start("baseline", "service", serviceEnv(databaseUrl, `bench:${id}b:`, true), [
+        "--expose-gc",
+      ])
+    : null;
+  const seeder = (held.seeder = await Seeder.connect(databaseUrl));
+  const peerPrefix = `bench:${id}:peer:`;
+  const peerEnv = { BENCH_PREFIX: peerPrefix };
+  const [raw, socketio, graphql] = await Promise.all([
+    start("raw-ws", "raw-ws", peerEnv, ["--expose-gc"]),
+    start("socketio", "socketio", peerEnv, ["--expose-gc"]),
+    start("graphql-ws", "graphql-ws", peerEnv, ["--expose-gc"]),
+  ]);
+  const loadgens = await Promise.all(
+    Array.from({ length: options.loadgens }, (_, i) => start(`loadgen${i}`, "loadgen")),
+  );
+  const publisher = await start("publisher", "publisher");
+  return {
+    options,
+    service,
+    baseline,
+    raw,
+    socketio,
+    graphql,
+    loadgens,
+    publisher,
+    seeder,
+    servicePrefix,
+    peerPrefix,
+    secret: SECRET,
+    results: {},
+    outDir,
+    databaseUrl,
+    redisUrl: REDIS_URL,
+    startService: (name) =>
+      start(name, "service", serviceEnv(databaseUrl, `bench:${id}:${name}:`, false), [
+        "--expose-gc",
+      ]),
+    start,
+    log,
+  };
+}
+
+/** W1 over every shape, against the systems --systems picks (and the baseline, if running). */
+async function runW1(bench: Bench, id: string): Promise<FanoutResult[]> {
+  const systems = w1Systems(bench);
+  if (bench.options.systems) {
+    const wanted = bench.options.systems;
+    systems.splice(
+      0,
+      systems.length,
+      ...systems.filter((s) => wanted.some((w) => s.name.toLowerCase().startsWith(w))),
     );
-    fs.copyFileSync(file, path.join(outDir, "latest.json"));
-    printReport(report);
-    log(`results written to ${path.relative(ROOT, file)}`);
-  } finally {
-    await seeder?.close().catch(() => {});
-    for (const p of started.reverse()) await p.stop().catch(() => {});
-    await dropDatabase(ADMIN_URL, database).catch((e) => console.error(e));
-    // Everything the run's processes left in the machine's Redis (presence entries of instances
-    // stopped before their users were reaped, rate-limit counters) shares the run's prefix.
-    await deleteKeysWithPrefix(REDIS_URL, `bench:${id}`).catch((e) => console.error(e));
   }
+  if (bench.baseline) {
+    systems.push({
+      name: "service (fan-out off)",
+      kind: "graphql",
+      url: bench.baseline.info.url.replace(/^http/, "ws"),
+      mode: "service",
+      prefix: `bench:${id}b:`,
+      process: bench.baseline,
+    });
+  }
+  const w1: FanoutResult[] = [];
+  for (const shape of bench.options.shapes) {
+    bench.log(`W1 ${shape.join("x")}`);
+    w1.push(...(await fanout(bench, systems, shape)));
+  }
+  return w1;
+}
+
+function w1Systems(bench: Bench): System[] {
+  const { socketio, raw, graphql, service, peerPrefix, servicePrefix } = bench;
+  return [
+    {
+      name: "Socket.IO + Redis adapter",
+      kind: "socketio",
+      url: socketio.info.url,
+      mode: "socketio",
+      prefix: peerPrefix,
+      process: socketio,
+    },
+    {
+      name: "raw ws (one frame)",
+      kind: "raw",
+      url: raw.info.url,
+      mode: "raw",
+      prefix: peerPrefix,
+      process: raw,
+    },
+    {
+      name: "plain graphql-ws",
+      kind: "graphql",
+      url: graphql.info.url,
+      mode: "graphql",
+      prefix: peerPrefix,
+      process: graphql,
+    },
+    {
+      name: "service",
+      kind: "graphql",
+      url: service.info.url.replace(/^http/, "ws"),
+      mode: "service",
+      prefix: servicePrefix,
+      process: service,
+    },
+  ];
+}
+
+/** bench-results/bench-<time>.json (and latest.json), then the tables. */
+function writeReport(
+  outDir: string,
+  machine: Awaited<ReturnType<typeof describeMachine>>,
+  options: Options,
+  results: Bench["results"],
+  log: Log,
+) {
+  const report = {
+    at: new Date().toISOString(),
+    machine,
+    options: { ...options, only: options.only ? [...options.only] : null },
+    results,
+  };
+  const file = path.join(outDir, `bench-${report.at.replace(/[:.]/g, "-")}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify(report, (_k, v) => (v instanceof Float64Array ? undefined : v), 2),
+  );
+  fs.copyFileSync(file, path.join(outDir, "latest.json"));
+  printReport(report);
+  log(`results written to ${path.relative(ROOT, file)}`);
 }
 
 void median;

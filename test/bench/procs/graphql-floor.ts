@@ -9,7 +9,7 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import { jwtVerify } from "jose";
-import { parse, validate, type DocumentNode } from "graphql";
+import { parse, validate, type DocumentNode, type GraphQLSchema } from "graphql";
 import {
   Arg,
   Args,
@@ -142,20 +142,22 @@ class FloorResolver {
   }
 }
 
-async function main() {
-  const key = new TextEncoder().encode(process.env.JWT_SECRET!);
-  // Verified once per token, as the service caches verification.
-  const verified = new Map<string, Promise<string>>();
-  const verify = (token: string) => {
-    let userId = verified.get(token);
-    if (!userId) {
-      userId = jwtVerify(token, key, { algorithms: ["HS256"] }).then((r) => r.payload.sub!);
-      verified.set(token, userId);
-    }
-    return userId;
-  };
+const key = new TextEncoder().encode(process.env.JWT_SECRET!);
+// Verified once per token, as the service caches verification.
+const verified = new Map<string, Promise<string>>();
+function verify(token: string) {
+  let userId = verified.get(token);
+  if (!userId) {
+    userId = jwtVerify(token, key, { algorithms: ["HS256"] }).then((r) => r.payload.sub!);
+    verified.set(token, userId);
+  }
+  return userId;
+}
 
-  const schema = await buildSchema({
+const bearer = (value: unknown) => (typeof value === "string" ? value.replace(/^Bearer /, "") : "");
+
+function floorSchema() {
+  return buildSchema({
     resolvers: [FloorResolver],
     validate: false,
     // Subscriptions use `subscribe` functions (feed above), as the service's do.
@@ -167,14 +169,14 @@ async function main() {
     },
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
   });
-  const app = express();
-  const httpServer = http.createServer(app);
+}
+
+/** graphql-ws on the HTTP server's /graphql. */
+function serveWebSockets(schema: GraphQLSchema, httpServer: http.Server) {
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
   // Documents parsed and validated once, as the service (core/fanout.ts) and Apollo keep them.
   const documents = new Map<string, DocumentNode>();
-  const bearer = (value: unknown) =>
-    typeof value === "string" ? value.replace(/^Bearer /, "") : "";
-  const wsCleanup = useServer<{ authorization?: string }, { userId?: string }>(
+  return useServer<{ authorization?: string }, { userId?: string }>(
     {
       schema,
       onConnect: async (ctx) => {
@@ -201,6 +203,13 @@ async function main() {
     },
     wsServer,
   );
+}
+
+async function main() {
+  const schema = await floorSchema();
+  const app = express();
+  const httpServer = http.createServer(app);
+  const wsCleanup = serveWebSockets(schema, httpServer);
   const apollo = new ApolloServer<FloorContext>({
     schema,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],

@@ -28,16 +28,12 @@ function shape(sql: string): string {
   return known;
 }
 
-/**
- * The chat service under test, configured from the environment like src/main.ts, with what the
- * bench needs to see inside: SQL statements sent, per-request server time, CPU and memory.
- */
-async function main() {
-  let statements = 0;
-  const byStatement = new Map<string, number>();
-  let timing: { durations: number[]; statements: number[] } | null = null;
+let statements = 0;
+const byStatement = new Map<string, number>();
+let timing: { durations: number[]; statements: number[] } | null = null;
 
-  // Server time of each HTTP request: from the request event to the response's last byte.
+/** Server time of each HTTP request: from the request event to the response's last byte. */
+function timeRequests() {
   const emit = http.Server.prototype.emit;
   http.Server.prototype.emit = function (this: http.Server, event: string, ...args: any[]) {
     if (event === "request" && timing) {
@@ -52,7 +48,43 @@ async function main() {
     }
     return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
   } as typeof emit;
+}
 
+type Orm = Awaited<ReturnType<typeof buildApp>>["services"]["orm"];
+
+/** Single-row INSERTs through the service's own pool, as many at once as it allows. */
+async function insertCeiling(
+  orm: Orm,
+  poolMax: number,
+  params: { conversationId: string; senderId: string; firstSeq: number; durationMs: number },
+) {
+  let seq = params.firstSeq;
+  let done = 0;
+  const latencies: number[] = [];
+  const started = now();
+  const deadline = started + params.durationMs;
+  const worker = async () => {
+    while (now() < deadline) {
+      const t0 = now();
+      await orm.em.fork().execute(
+        `insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
+           values (?, ?, ?, ?, 'TEXT', ?, '[]', now())`,
+        [randomUUID(), params.conversationId, seq++, params.senderId, `ceiling ${seq}`],
+      );
+      latencies.push(now() - t0);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: poolMax }, worker));
+  return { inserts: done, seconds: (now() - started) / 1000, latencies, nextSeq: seq };
+}
+
+/**
+ * The chat service under test, configured from the environment like src/main.ts, with what the
+ * bench needs to see inside: SQL statements sent, per-request server time, CPU and memory.
+ */
+async function main() {
+  timeRequests();
   const config = loadConfig(process.env);
   const app = await buildApp(config, {
     onQuery: (sql: string) => {
@@ -82,33 +114,8 @@ async function main() {
         timing = null;
         return result;
       },
-      /** Single-row INSERTs through the service's own pool, as many at once as it allows. */
-      insertCeiling: async (params: {
-        conversationId: string;
-        senderId: string;
-        firstSeq: number;
-        durationMs: number;
-      }) => {
-        let seq = params.firstSeq;
-        let done = 0;
-        const latencies: number[] = [];
-        const started = now();
-        const deadline = started + params.durationMs;
-        const worker = async () => {
-          while (now() < deadline) {
-            const t0 = now();
-            await orm.em.fork().execute(
-              `insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
-                 values (?, ?, ?, ?, 'TEXT', ?, '[]', now())`,
-              [randomUUID(), params.conversationId, seq++, params.senderId, `ceiling ${seq}`],
-            );
-            latencies.push(now() - t0);
-            done++;
-          }
-        };
-        await Promise.all(Array.from({ length: config.databasePoolMax }, worker));
-        return { inserts: done, seconds: (now() - started) / 1000, latencies, nextSeq: seq };
-      },
+      insertCeiling: (params: Parameters<typeof insertCeiling>[2]) =>
+        insertCeiling(orm, config.databasePoolMax, params),
     },
     { url, pid: process.pid },
     () => app.stop(),

@@ -1,9 +1,9 @@
 import http from "node:http";
-import { randomUUID } from "node:crypto";
+import { randomUUID, type webcrypto } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { Pool, type PoolClient, type QueryResult } from "pg";
-import { Server } from "socket.io";
+import { Server, type Socket } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { jwtVerify } from "jose";
 import { serve, settledUsage, usage } from "../lib/ipc";
@@ -58,6 +58,7 @@ function query(
 }
 
 type Ack = (reply: Record<string, unknown>) => void;
+type Stored = { id: string; seq: number; createdAt: Date };
 
 async function main() {
   const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
@@ -78,86 +79,15 @@ async function main() {
     adapter: createAdapter(pub, sub, { key: `${process.env.BENCH_PREFIX}chat.socket.io` }),
   });
 
-  io.use((socket, next) => {
-    const token: unknown = socket.handshake.auth?.token;
-    if (typeof token !== "string") return next(new Error("UNAUTHENTICATED"));
-    jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] }).then(
-      ({ payload }) => {
-        socket.data.userId = payload.sub;
-        next();
-      },
-      () => next(new Error("UNAUTHENTICATED")),
-    );
-  });
-
+  io.use((socket, next) => authenticate(key, socket, next));
   io.on("connection", (socket) => {
     const userId = socket.data.userId as string;
-
-    socket.on("join", async (conversationId: unknown, ack: Ack) => {
-      if (typeof ack !== "function") return;
-      if (typeof conversationId !== "string" || !UUID.test(conversationId)) {
-        return ack({ error: "BAD_USER_INPUT" });
-      }
-      try {
-        const { rowCount } = await query(pool, MEMBER, [conversationId, userId]);
-        if (!rowCount) return ack({ error: "NOT_FOUND" });
-        await socket.join(conversationId);
-        ack({ ok: true });
-      } catch (error) {
-        console.error(error);
-        ack({ error: "INTERNAL" });
-      }
-    });
-
-    socket.on("send", async (input: { conversationId?: unknown; text?: unknown }, ack: Ack) => {
-      if (typeof ack !== "function") return;
-      const conversationId = input?.conversationId;
-      const text = typeof input?.text === "string" ? input.text.trim() : "";
-      if (typeof conversationId !== "string" || !UUID.test(conversationId)) {
-        return ack({ error: "BAD_USER_INPUT" });
-      }
-      if (!text || text.length > MAX_TEXT) return ack({ error: "BAD_USER_INPUT" });
-      let client: PoolClient | null = null;
-      let message: { id: string; seq: number; createdAt: Date } | null = null;
-      try {
-        client = await pool.connect();
-        await query(client, "begin");
-        const locked = await query(client, LOCK, [conversationId, userId]);
-        if (locked.rows.length) {
-          message = {
-            id: randomUUID(),
-            seq: Number(locked.rows[0].last_seq) + 1,
-            createdAt: new Date(),
-          };
-          await query(client, WRITE, [
-            message.id,
-            conversationId,
-            message.seq,
-            userId,
-            text,
-            message.createdAt,
-          ]);
-          await query(client, "commit");
-        } else {
-          await query(client, "rollback");
-        }
-        client.release();
-      } catch (error) {
-        console.error(error);
-        // A connection that failed mid-transaction is discarded, not returned to the pool.
-        client?.release(true);
-        return ack({ error: "INTERNAL" });
-      }
-      if (!message) return ack({ error: "NOT_FOUND" });
-      io.to(conversationId).emit("message", {
-        id: message.id,
-        seq: message.seq,
-        text,
-        sender: { id: userId },
-        createdAt: message.createdAt.toISOString(),
-      });
-      ack({ id: message.id, seq: message.seq });
-    });
+    socket.on("join", (conversationId: unknown, ack: Ack) =>
+      join(pool, socket, userId, conversationId, ack),
+    );
+    socket.on("send", (input: { conversationId?: unknown; text?: unknown }, ack: Ack) =>
+      send(pool, io, userId, input, ack),
+    );
   });
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -179,6 +109,109 @@ async function main() {
       sub.disconnect();
     },
   );
+}
+
+/** The handshake: an HS256 JWT with exp and sub in `auth.token`; sub is the socket's user. */
+function authenticate(key: webcrypto.CryptoKey, socket: Socket, next: (error?: Error) => void) {
+  const token: unknown = socket.handshake.auth?.token;
+  if (typeof token !== "string") return next(new Error("UNAUTHENTICATED"));
+  jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] }).then(
+    ({ payload }) => {
+      socket.data.userId = payload.sub;
+      next();
+    },
+    () => next(new Error("UNAUTHENTICATED")),
+  );
+}
+
+/** "join": the socket enters the conversation's room if its user is a participant. */
+async function join(pool: Pool, socket: Socket, userId: string, conversationId: unknown, ack: Ack) {
+  if (typeof ack !== "function") return;
+  if (typeof conversationId !== "string" || !UUID.test(conversationId)) {
+    return ack({ error: "BAD_USER_INPUT" });
+  }
+  try {
+    const { rowCount } = await query(pool, MEMBER, [conversationId, userId]);
+    if (!rowCount) return ack({ error: "NOT_FOUND" });
+    await socket.join(conversationId);
+    ack({ ok: true });
+  } catch (error) {
+    console.error(error);
+    ack({ error: "INTERNAL" });
+  }
+}
+
+/** "send": stores the message, emits it to the conversation's room, then acknowledges it. */
+async function send(
+  pool: Pool,
+  io: Server,
+  userId: string,
+  input: { conversationId?: unknown; text?: unknown },
+  ack: Ack,
+) {
+  if (typeof ack !== "function") return;
+  const conversationId = input?.conversationId;
+  const text = typeof input?.text === "string" ? input.text.trim() : "";
+  if (typeof conversationId !== "string" || !UUID.test(conversationId)) {
+    return ack({ error: "BAD_USER_INPUT" });
+  }
+  if (!text || text.length > MAX_TEXT) return ack({ error: "BAD_USER_INPUT" });
+  let message: Stored | null;
+  try {
+    message = await store(pool, conversationId, userId, text);
+  } catch (error) {
+    console.error(error);
+    return ack({ error: "INTERNAL" });
+  }
+  if (!message) return ack({ error: "NOT_FOUND" });
+  io.to(conversationId).emit("message", {
+    id: message.id,
+    seq: message.seq,
+    text,
+    sender: { id: userId },
+    createdAt: message.createdAt.toISOString(),
+  });
+  ack({ id: message.id, seq: message.seq });
+}
+
+/** One transaction under the conversation's row lock; null when the sender is no participant. */
+async function store(
+  pool: Pool,
+  conversationId: string,
+  userId: string,
+  text: string,
+): Promise<Stored | null> {
+  let client: PoolClient | null = null;
+  let message: Stored | null = null;
+  try {
+    client = await pool.connect();
+    await query(client, "begin");
+    const locked = await query(client, LOCK, [conversationId, userId]);
+    if (locked.rows.length) {
+      message = {
+        id: randomUUID(),
+        seq: Number(locked.rows[0].last_seq) + 1,
+        createdAt: new Date(),
+      };
+      await query(client, WRITE, [
+        message.id,
+        conversationId,
+        message.seq,
+        userId,
+        text,
+        message.createdAt,
+      ]);
+      await query(client, "commit");
+    } else {
+      await query(client, "rollback");
+    }
+    client.release();
+  } catch (error) {
+    // A connection that failed mid-transaction is discarded, not returned to the pool.
+    client?.release(true);
+    throw error;
+  }
+  return message;
 }
 
 main().catch((error: unknown) => {

@@ -41,14 +41,7 @@ const GROUP = 100;
 export async function connections(bench: Bench): Promise<ConnectionsResult> {
   const { options } = bench;
   const n = Math.max(GROUP, Math.floor(options.w3Connections / GROUP) * GROUP);
-  const tag = randomUUID().slice(0, 6);
-  const users = Array.from({ length: n }, (_, i) => `w3-${tag}-${i}`);
-  await bench.seeder.users(users);
-  const userTokens = await tokens(bench, users);
-  const groups: string[] = [];
-  for (let g = 0; g < n / GROUP; g++) {
-    groups.push(await bench.seeder.group(users.slice(g * GROUP, (g + 1) * GROUP), "W3"));
-  }
+  const { users, userTokens, groups } = await seedGroups(bench, n);
   // A fresh instance: its memory before and after holds nothing but these connections.
   const service = await bench.startService("service-w3");
   const url = service.info.url as string;
@@ -80,7 +73,6 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
     `  W3: ${n} connections, ${2 * n} subscriptions live in ${connectSeconds.toFixed(1)} s; service RSS +${((after.rss - before.rss) / 2 ** 20).toFixed(0)} MiB = ${(rssPerConnection / 1024).toFixed(1)} KB per connection`,
   );
 
-  const rate = 100;
   const result: ConnectionsResult = {
     connections: n,
     groupSize: GROUP,
@@ -88,11 +80,39 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
     rssPerConnection,
     rawWsRssPerConnection: NaN,
     socketIoRssPerConnection: NaN,
-    rate,
+    rate: 100,
     p50: [],
     p99: [],
     lost: 0,
   };
+  await deliveryRuns(bench, url, senders, result);
+  await service.stop();
+  await peerCeilings(bench, groups, n, result);
+  return result;
+}
+
+/** `n` users in groups of GROUP, each group a conversation. */
+async function seedGroups(bench: Bench, n: number) {
+  const tag = randomUUID().slice(0, 6);
+  const users = Array.from({ length: n }, (_, i) => `w3-${tag}-${i}`);
+  await bench.seeder.users(users);
+  const userTokens = await tokens(bench, users);
+  const groups: string[] = [];
+  for (let g = 0; g < n / GROUP; g++) {
+    groups.push(await bench.seeder.group(users.slice(g * GROUP, (g + 1) * GROUP), "W3"));
+  }
+  return { users, userTokens, groups };
+}
+
+/** Per run: delivery latency at result.rate sends/s, one sender per group, all connections held. */
+async function deliveryRuns(
+  bench: Bench,
+  url: string,
+  senders: Array<{ token: string; conversationId: string }>,
+  result: ConnectionsResult,
+) {
+  const { options } = bench;
+  const { rate } = result;
   for (let run = 0; run < options.runs; run++) {
     await resetAll(bench);
     const sent = await bench.publisher.call<{ issued: number; failed: number }>("sendRate", {
@@ -112,9 +132,10 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
     );
   }
   await Promise.all(bench.loadgens.map((lg) => lg.call("closeAll")));
-  await service.stop();
+}
 
-  // Ceilings: the same number of idle connections on the raw ws server and on Socket.IO.
+/** Ceilings: the same number of idle connections on the raw ws server and on Socket.IO. */
+async function peerCeilings(bench: Bench, groups: string[], n: number, result: ConnectionsResult) {
   for (const [peer, key] of [
     [bench.raw, "rawWsRssPerConnection"],
     [bench.socketio, "socketIoRssPerConnection"],
@@ -133,5 +154,4 @@ export async function connections(bench: Bench): Promise<ConnectionsResult> {
     bench.log(`  W3 ${peer.name}: ${(result[key] / 1024).toFixed(1)} KB per connection`);
     await Promise.all(bench.loadgens.map((lg) => lg.call("closeAll")));
   }
-  return result;
 }

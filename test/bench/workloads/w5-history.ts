@@ -49,12 +49,47 @@ interface Timing {
   statements: number[];
 }
 
+/** One query W5 times, with its page size as a parameter, and its main SQL statement. */
+interface Case {
+  name: string;
+  token: string;
+  query: string;
+  variables: (size: number) => object;
+  sql: string;
+  params: unknown[];
+}
+
+/** The seeded W5 data: a long conversation its reader reads, and a user with a large inbox. */
+interface Seeded {
+  conversationId: string;
+  readerToken: string;
+  inboxUser: string;
+  inboxToken: string;
+}
+
 /**
  * W5: a conversation of w5Messages messages seeded with generate_series; messages(last: 50) and a
  * `before` page in the middle of it; conversations(first: 50) for a user in 1,000 conversations.
  * Server time (request to last byte, inside the service), SQL statements per request.
  */
 export async function history(bench: Bench): Promise<HistoryResult> {
+  const { options } = bench;
+  const seeded = await seed(bench);
+  const url = bench.service.info.url as string;
+  const requests = options.quick ? 100 : 300;
+  const result: HistoryResult = {
+    messages: options.w5Messages,
+    inboxConversations: options.w5Inbox,
+    requests,
+    cases: [],
+  };
+  for (const [i, c] of casesOf(bench, seeded).entries()) {
+    result.cases.push(await runCase(bench, url, c, i, requests));
+  }
+  return result;
+}
+
+async function seed(bench: Bench): Promise<Seeded> {
   const { options } = bench;
   const tag = randomUUID().slice(0, 6);
   const reader = `w5-${tag}-reader`;
@@ -74,54 +109,14 @@ export async function history(bench: Bench): Promise<HistoryResult> {
     `  W5: inbox of ${options.w5Inbox} conversations seeded in ${((Date.now() - t) / 1000).toFixed(1)} s`,
   );
   const [readerToken, inboxToken] = await tokens(bench, [reader, inboxUser]);
-  const url = bench.service.info.url as string;
+  return { conversationId, readerToken, inboxUser, inboxToken };
+}
+
+function casesOf(bench: Bench, seeded: Seeded): Case[] {
+  const { options } = bench;
+  const { conversationId, readerToken, inboxUser, inboxToken } = seeded;
   const middle = Math.floor(options.w5Messages / 2);
-  const requests = options.quick ? 100 : 300;
-
-  const post = async (token: string, query: string, variables: object) => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { errors?: unknown[] };
-    return response.status === 200 && !body.errors;
-  };
-
-  const measure = async (
-    token: string,
-    query: string,
-    variables: (size: number) => object,
-    count: number,
-    size = 50,
-  ) => {
-    for (let i = 0; i < 20; i++) await post(token, query, variables(size));
-    await bench.service.call("startTiming");
-    let errors = 0;
-    for (let i = 0; i < count; i++) if (!(await post(token, query, variables(size)))) errors++;
-    const timing = await bench.service.call<Timing>("stopTiming");
-    return { timing, errors };
-  };
-
-  const sqlTime = async (sql: string, params: unknown[]) => {
-    for (let i = 0; i < 20; i++) await bench.seeder.client.query(sql, params);
-    const times: number[] = [];
-    for (let i = 0; i < requests; i++) {
-      const t0 = performance.now();
-      await bench.seeder.client.query(sql, params);
-      times.push(performance.now() - t0);
-    }
-    return times;
-  };
-
-  const cases: Array<{
-    name: string;
-    token: string;
-    query: string;
-    variables: (size: number) => object;
-    sql: string;
-    params: unknown[];
-  }> = [
+  return [
     {
       name: "messages(last: 50), newest page",
       token: readerToken,
@@ -149,38 +144,72 @@ export async function history(bench: Bench): Promise<HistoryResult> {
       params: [inboxUser],
     },
   ];
+}
 
-  const result: HistoryResult = {
-    messages: options.w5Messages,
-    inboxConversations: options.w5Inbox,
-    requests,
-    cases: [],
-  };
-  for (const [i, c] of cases.entries()) {
-    if (options.profile) await bench.service.call("profileStart");
-    const { timing, errors } = await measure(c.token, c.query, c.variables, requests);
-    if (options.profile) {
-      await bench.service.call("profileStop", { file: profileFile(bench, `w5-case${i + 1}`) });
-    }
-    const statements: Record<number, number> = {};
-    for (const size of [10, 50, 100]) {
-      const one = await measure(c.token, c.query, c.variables, 5, size);
-      statements[size] = median(one.timing.statements);
-    }
-    const sql = await sqlTime(c.sql, c.params);
-    const entry: HistoryCase = {
-      name: c.name,
-      p50: quantile(timing.durations, 0.5),
-      p99: quantile(timing.durations, 0.99),
-      statements,
-      sqlP50: quantile(sql, 0.5),
-      sqlP99: quantile(sql, 0.99),
-      errors,
-    };
-    result.cases.push(entry);
-    bench.log(
-      `  W5 ${c.name}: server p50 ${entry.p50.toFixed(2)} ms p99 ${entry.p99.toFixed(2)} ms; statements ${JSON.stringify(statements)}; SQL alone p50 ${entry.sqlP50.toFixed(2)} ms p99 ${entry.sqlP99.toFixed(2)} ms; errors ${errors}`,
-    );
+/** The case's server time over `requests`, its statements per page size, its SQL alone. */
+async function runCase(
+  bench: Bench,
+  url: string,
+  c: Case,
+  i: number,
+  requests: number,
+): Promise<HistoryCase> {
+  const { options } = bench;
+  if (options.profile) await bench.service.call("profileStart");
+  const { timing, errors } = await measure(bench, url, c, requests);
+  if (options.profile) {
+    await bench.service.call("profileStop", { file: profileFile(bench, `w5-case${i + 1}`) });
   }
-  return result;
+  const statements: Record<number, number> = {};
+  for (const size of [10, 50, 100]) {
+    const one = await measure(bench, url, c, 5, size);
+    statements[size] = median(one.timing.statements);
+  }
+  const sql = await sqlTime(bench, c.sql, c.params, requests);
+  const entry: HistoryCase = {
+    name: c.name,
+    p50: quantile(timing.durations, 0.5),
+    p99: quantile(timing.durations, 0.99),
+    statements,
+    sqlP50: quantile(sql, 0.5),
+    sqlP99: quantile(sql, 0.99),
+    errors,
+  };
+  bench.log(
+    `  W5 ${c.name}: server p50 ${entry.p50.toFixed(2)} ms p99 ${entry.p99.toFixed(2)} ms; statements ${JSON.stringify(statements)}; SQL alone p50 ${entry.sqlP50.toFixed(2)} ms p99 ${entry.sqlP99.toFixed(2)} ms; errors ${errors}`,
+  );
+  return entry;
+}
+
+async function post(url: string, token: string, query: string, variables: object) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { errors?: unknown[] };
+  return response.status === 200 && !body.errors;
+}
+
+/** 20 unmeasured requests, then `count` timed inside the service. */
+async function measure(bench: Bench, url: string, c: Case, count: number, size = 50) {
+  for (let i = 0; i < 20; i++) await post(url, c.token, c.query, c.variables(size));
+  await bench.service.call("startTiming");
+  let errors = 0;
+  for (let i = 0; i < count; i++) {
+    if (!(await post(url, c.token, c.query, c.variables(size)))) errors++;
+  }
+  const timing = await bench.service.call<Timing>("stopTiming");
+  return { timing, errors };
+}
+
+async function sqlTime(bench: Bench, sql: string, params: unknown[], requests: number) {
+  for (let i = 0; i < 20; i++) await bench.seeder.client.query(sql, params);
+  const times: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const t0 = performance.now();
+    await bench.seeder.client.query(sql, params);
+    times.push(performance.now() - t0);
+  }
+  return times;
 }
