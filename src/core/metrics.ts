@@ -1,5 +1,5 @@
 import type { GraphQLFormattedError } from "graphql";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { WebSocketServer } from "ws";
 
 /** graphql-ws's per-socket context, as far as counting subscriptions needs it. */
@@ -14,6 +14,64 @@ const pendingDeliveries = new WeakMap<object, number>();
 /** Called by a subscription resolver with the createdAt of the message it is about to deliver. */
 export function noteDelivery(context: object, createdAt: Date): void {
   pendingDeliveries.set(context, createdAt.getTime());
+}
+
+/**
+ * A label-less Prometheus histogram for the fan-out's hot path, in prom-client's format: an
+ * observation is a bucket search and three additions, where prom-client's observe validates and
+ * hashes labels and allocates on every call (a tenth of a delivery's cost in a room of 1,000).
+ */
+export class FastHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
+    this.counts = new Float64Array(bounds.length);
+    registry.registerMetric(this as unknown as Parameters<Registry["registerMetric"]>[0]);
+  }
+
+  observe(value: number): void {
+    const i = this.bounds.findIndex((bound) => value <= bound);
+    if (i >= 0) this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+
+  /** What the registry prints: cumulative buckets, then +Inf, sum and count. */
+  get() {
+    let cumulative = 0;
+    const bucket = `${this.name}_bucket`;
+    const values = this.bounds.map((le, i) => {
+      cumulative += this.counts[i];
+      return { labels: { le }, value: cumulative, metricName: bucket };
+    });
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: [
+        ...values,
+        { labels: { le: "+Inf" }, value: this.count, metricName: bucket },
+        { labels: {}, value: this.sum, metricName: `${this.name}_sum` },
+        { labels: {}, value: this.count, metricName: `${this.name}_count` },
+      ],
+    };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 }
 
 const isAsyncIterable = (value: unknown) =>
@@ -36,12 +94,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly deliveryLatency = new Histogram({
-    name: "chat_delivery_latency_seconds",
-    help: "From a message's createdAt to its messageAdded frame being sent to a subscriber.",
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  /** Observed once per frame written: a room of 1,000 makes 1,000 observations per message. */
+  readonly deliveryLatency = new FastHistogram(
+    "chat_delivery_latency_seconds",
+    "From a message's createdAt to its messageAdded frame being sent to a subscriber.",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    this.registry,
+  );
 
   readonly graphqlErrors = new Counter({
     name: "chat_graphql_errors_total",
