@@ -20,18 +20,22 @@ export interface SendCosts {
   redisCpuMsPerSend: number;
 }
 
-export interface E2eStep extends SendCosts {
-  rate: number;
-  issued: number;
+/** What the receivers saw of a run of sends. */
+interface Deliveries extends SendCosts {
   failed: number;
   lost: number;
   outOfOrder: number;
-  /** Deliveries from the first scheduled send to the last delivery. */
+  /** Deliveries from the first (scheduled) send to the last delivery. */
   deliveriesPerSecond: number;
   p50: number;
   p99: number;
-  ackP50: number;
   ackP99: number;
+}
+
+export interface E2eStep extends Deliveries {
+  rate: number;
+  issued: number;
+  ackP50: number;
   /** How late the load generators issued their last send (their own lag). */
   lateMs: number;
   loadgenCpuPercent: number;
@@ -48,15 +52,8 @@ export interface E2eVariant {
   maxDeliveries: number[];
 }
 
-export interface RoomRun extends SendCosts {
+export interface RoomRun extends Deliveries {
   sends: number;
-  failed: number;
-  lost: number;
-  outOfOrder: number;
-  deliveriesPerSecond: number;
-  p50: number;
-  p99: number;
-  ackP99: number;
 }
 
 export interface EndToEndResult {
