@@ -1,31 +1,15 @@
 import {
-  AddParticipantsDocument,
-  BlockUserDocument,
   ConversationDocument,
   CreateConversationDocument,
-  LeaveConversationDocument,
   PresenceChangedDocument,
   PresenceDocument,
-  SendMessageDocument,
-  SetParticipantRoleDocument,
   SetTypingDocument,
   TypingDocument,
-  UnblockUserDocument,
 } from "../../gql/graphql";
-import {
-  codeOf,
-  Collector,
-  connected,
-  gql,
-  gqlOk,
-  waitForChannel,
-  type WsClient,
-} from "../../helpers/client";
-import { createDirect, createGroup, signIn } from "../../helpers/operations";
-import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
+import { codeOf, Collector, gql, gqlOk, waitForChannel } from "../../helpers/client";
+import { createDirect, createGroup } from "../../helpers/operations";
 import { testUser, type TestUser } from "../../helpers/tokens";
-
-const BLOCKED_USERS = `{ blockedUsers { id displayName } }`;
+import { blockingSuite } from "../../helpers/blocking-suite";
 
 /** Who blocks whom: the same rules hold whichever of the two made the block. */
 const DIRECTIONS = [
@@ -34,145 +18,7 @@ const DIRECTIONS = [
 ] as const;
 
 describe("Blocking", () => {
-  const env = testEnv({ PRESENCE_GRACE_MS: "0" });
-  let app: TestApp;
-  const open: WsClient[] = [];
-
-  const block = (by: TestUser, target: TestUser) =>
-    gqlOk(app.url, BlockUserDocument, { userId: target.id }, by.token);
-  const unblock = (by: TestUser, target: TestUser) =>
-    gqlOk(app.url, UnblockUserDocument, { userId: target.id }, by.token);
-  const send = (from: TestUser, conversationId: string, text: string) =>
-    gql(app.url, SendMessageDocument, { input: { conversationId, text } }, from.token);
-  const connect = async (user: TestUser) => {
-    const ws = await connected(app.wsUrl, user);
-    open.push(ws);
-    return ws;
-  };
-  /** Three users who have all signed in: a pair and a third one, the marker. */
-  const people = async () => {
-    const users = await Promise.all([testUser("alice"), testUser("bob"), testUser("carol")]);
-    await signIn(app.url, ...users);
-    return users;
-  };
-
-  beforeAll(async () => {
-    app = await startTestApp(env);
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((ws) => ws.dispose()));
-  });
-  afterAll(async () => {
-    await app?.stop();
-  });
-
-  describe("Mutation.blockUser, Mutation.unblockUser and Query.blockedUsers", () => {
-    it("should list the users the viewer blocked, newest first, and forget an unblocked one", async () => {
-      const [alice, bob, carol] = await people();
-      expect((await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers).toEqual([]);
-      expect((await block(alice, bob)).blockUser).toBe(true);
-      // Blocking twice is harmless.
-      expect((await block(alice, bob)).blockUser).toBe(true);
-      await new Promise((r) => setTimeout(r, 5));
-      await block(alice, carol);
-      // Strangers to alice: their ids, never their names.
-      expect((await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers).toEqual([
-        { id: carol.id, displayName: null },
-        { id: bob.id, displayName: null },
-      ]);
-      // The blocked user's own list is theirs alone.
-      expect((await gqlOk(app.url, BLOCKED_USERS, {}, bob.token)).blockedUsers).toEqual([]);
-      expect((await unblock(alice, carol)).unblockUser).toBe(true);
-      expect((await unblock(alice, carol)).unblockUser).toBe(true);
-      expect((await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers).toEqual([
-        { id: bob.id, displayName: null },
-      ]);
-    });
-
-    it("should name a blocked user only while they share a conversation with the viewer", async () => {
-      const [alice, bob, carol] = await people();
-      const group = await createGroup(app.url, alice, [bob, carol], "names");
-      await block(alice, bob);
-      await block(alice, carol);
-      const list = async () =>
-        (await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers.sort(
-          (x: { id: string }, y: { id: string }) => x.id.localeCompare(y.id),
-        );
-      expect(await list()).toEqual(
-        [
-          { id: bob.id, displayName: bob.id },
-          { id: carol.id, displayName: carol.id },
-        ].sort((x, y) => x.id.localeCompare(y.id)),
-      );
-      // Bob leaves: from then on he is a stranger to alice, named by nothing but his id.
-      await gqlOk(app.url, LeaveConversationDocument, { conversationId: group.id }, bob.token);
-      expect(await list()).toEqual(
-        [
-          { id: bob.id, displayName: null },
-          { id: carol.id, displayName: carol.id },
-        ].sort((x, y) => x.id.localeCompare(y.id)),
-      );
-    });
-
-    it("should answer an id nobody signed in with exactly as a known stranger, and hold the block once they do", async () => {
-      const [alice, stranger] = await people();
-      const newcomer = await testUser("newcomer");
-      const answers = async (target: TestUser) => ({
-        blocked: await gql(app.url, BlockUserDocument, { userId: target.id }, alice.token),
-        again: await gql(app.url, BlockUserDocument, { userId: target.id }, alice.token),
-        listed: (await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers[0],
-        unblocked: await gql(app.url, UnblockUserDocument, { userId: target.id }, alice.token),
-        reblocked: await gql(app.url, BlockUserDocument, { userId: target.id }, alice.token),
-      });
-      const known = await answers(stranger);
-      const unknown = await answers(newcomer);
-      expect(known).toMatchObject({
-        blocked: { data: { blockUser: true } },
-        listed: { id: stranger.id, displayName: null },
-      });
-      expect({ ...unknown, listed: { ...unknown.listed, id: stranger.id } }).toEqual(known);
-      expect(unknown.listed).toEqual({ id: newcomer.id, displayName: null });
-      // The newcomer signs in: the block stands, in both directions.
-      const direct = await gql(
-        app.url,
-        CreateConversationDocument,
-        { input: { kind: "DIRECT", participantIds: [alice.id] } },
-        newcomer.token,
-      );
-      expect(codeOf(direct)).toBe("BLOCKED");
-      const fromAlice = await gql(
-        app.url,
-        CreateConversationDocument,
-        { input: { kind: "DIRECT", participantIds: [newcomer.id] } },
-        alice.token,
-      );
-      expect(codeOf(fromAlice)).toBe("BLOCKED");
-    });
-
-    it("should refuse blocking yourself or a malformed id with BAD_USER_INPUT", async () => {
-      const [alice] = await people();
-      for (const [mutation, id] of [
-        [BlockUserDocument, alice.id],
-        [BlockUserDocument, "not a valid id"],
-        [UnblockUserDocument, alice.id],
-        [UnblockUserDocument, "not a valid id"],
-      ] as const) {
-        const result = await gql<Record<string, boolean>, { userId: string }>(
-          app.url,
-          mutation,
-          { userId: id },
-          alice.token,
-        );
-        expect({ mutation, id, code: codeOf(result) }).toEqual({
-          mutation,
-          id,
-          code: "BAD_USER_INPUT",
-        });
-        expect(result.errors?.[0]?.extensions?.field).toBe("userId");
-      }
-      expect((await gqlOk(app.url, BLOCKED_USERS, {}, alice.token)).blockedUsers).toEqual([]);
-    });
-  });
+  const { env, app, open, block, unblock, send, connect, people } = blockingSuite();
 
   describe.each(DIRECTIONS)("when %s", (_label, blocker) => {
     /** sender and recipient in a DIRECT conversation, then the block in the given direction. */
@@ -368,58 +214,5 @@ describe("Blocking", () => {
       await forCarol.until(() => typists(forCarol).length >= 3);
       expect(typists(forCarol)).toEqual([dave.id, sender.id, recipient.id]);
     });
-  });
-
-  describe("Mutation.addParticipants", () => {
-    it.each([
-      ["the owner blocked the user", "owner"],
-      ["the user blocked the owner", "user"],
-    ])(
-      "should refuse adding a user to a group when %s, whoever adds them, with BLOCKED",
-      async (_label, who) => {
-        const [owner, admin, user] = await people();
-        const group = await createGroup(app.url, owner, [admin], "owned");
-        await gqlOk(
-          app.url,
-          SetParticipantRoleDocument,
-          { conversationId: group.id, userId: admin.id, role: "ADMIN" },
-          owner.token,
-        );
-        if (who === "owner") await block(owner, user);
-        else await block(user, owner);
-        for (const adder of [owner, admin]) {
-          const result = await gql(
-            app.url,
-            AddParticipantsDocument,
-            { conversationId: group.id, userIds: [user.id] },
-            adder.token,
-          );
-          expect(codeOf(result)).toBe("BLOCKED");
-        }
-        // A block between the user and the admin alone does not stop the owner.
-        const other = await testUser("dave");
-        await signIn(app.url, other);
-        await block(other, admin);
-        const added = await gqlOk(
-          app.url,
-          AddParticipantsDocument,
-          { conversationId: group.id, userIds: [other.id] },
-          owner.token,
-        );
-        const ids = added.addParticipants.participants.map((p: any) => p.user.id);
-        expect(ids).toContain(other.id);
-        expect(ids).not.toContain(user.id);
-
-        if (who === "owner") await unblock(owner, user);
-        else await unblock(user, owner);
-        const after = await gqlOk(
-          app.url,
-          AddParticipantsDocument,
-          { conversationId: group.id, userIds: [user.id] },
-          admin.token,
-        );
-        expect(after.addParticipants.participants.map((p: any) => p.user.id)).toContain(user.id);
-      },
-    );
   });
 });
