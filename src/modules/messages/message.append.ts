@@ -11,6 +11,7 @@
  */
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { executePrepared } from "../../core/orm";
+import { isCurrent } from "../conversations/participant.queries";
 import type { Conversation } from "../conversations/conversation.entity";
 import { Message, messageRecord } from "./message.entity";
 import { MessageKind } from "./message.enums";
@@ -94,7 +95,7 @@ export async function lockForSend(
   const rows = await em.execute<Array<{ kind: string; last_seq: number; members: string[] }>>(
     `select c.kind, c.last_seq,
             array(select p.user_id from participant p
-                   where p.conversation_id = c.id and p.left_at is null) as members
+                   where p.conversation_id = c.id and ${isCurrent("p")}) as members
        from conversation c where c.id = ? for update`,
     [conversationId],
   );
@@ -126,7 +127,7 @@ export async function insertSentMessage(
        update conversation set last_seq = ?, last_message_id = ?, last_activity_at = ? where id = ?
      ), p as (
        update participant set last_read_seq = ?, last_read_at = ?
-        where conversation_id = ? and user_id = ? and left_at is null
+        where conversation_id = ? and user_id = ? and ${isCurrent("participant")}
      )
      insert into outbox (id, topic, channel, payload, created_at) values (?, ?, ?, ?::jsonb, ?)`,
     [
@@ -218,25 +219,25 @@ const SEND_STATEMENT = `
      where c.id = $1
        and c.member_epoch = (select e.member_epoch from conversation e where e.id = $1)
        and exists (select 1 from participant p where p.conversation_id = c.id
-                      and p.user_id = $2 and p.left_at is null)
+                      and p.user_id = $2 and ${isCurrent("p")})
        and (c.kind <> 'DIRECT' or not exists (
              select 1 from participant o join block b
                  on (b.blocker_id = $2 and b.blocked_id = o.user_id)
                  or (b.blocker_id = o.user_id and b.blocked_id = $2)
-              where o.conversation_id = c.id and o.user_id <> $2 and o.left_at is null))
+              where o.conversation_id = c.id and o.user_id <> $2 and ${isCurrent("o")}))
        and ($5::text is null or not exists (
              select 1 from message x where x.sender_id = $2 and x.client_message_id = $5))
     returning c.last_seq as seq
   ), members as (
     select coalesce(array_agg(user_id order by user_id), '{}') as ids from participant
-     where conversation_id = $1 and left_at is null
+     where conversation_id = $1 and ${isCurrent("participant")}
   ), m as (
     insert into message (id, conversation_id, seq, sender_id, kind, text, attachments,
                          client_message_id, created_at)
     select $3, $1, c.seq, $2, $6, $7, $8::jsonb, $5, $4 from c
   ), r as (
     update participant set last_read_seq = c.seq, last_read_at = $4 from c
-     where conversation_id = $1 and user_id = $2 and left_at is null
+     where conversation_id = $1 and user_id = $2 and ${isCurrent("participant")}
   ), o as (
     insert into outbox (id, topic, channel, payload, created_at)
     select $9, $10, $11, $12::jsonb || jsonb_build_object('seq', c.seq,

@@ -10,6 +10,7 @@ import {
 } from "../../core/pagination";
 import { assertNoNul, optionalText } from "../../core/validation";
 import { requireConversation } from "../conversations/conversation.access";
+import { isCurrent } from "../conversations/participant.queries";
 import type { SearchMessagesArgs } from "./message.args";
 import { Message } from "./message.entity";
 
@@ -44,7 +45,7 @@ export async function searchMessages(
   const rows = await ctx.em.execute(
     `select m.* from message m
          join participant p on p.conversation_id = m.conversation_id
-          and p.user_id = ? and p.left_at is null
+          and p.user_id = ? and ${isCurrent("p")}
         where m.deleted_at is null
           and to_tsvector('simple', coalesce(m.text, '')) @@ websearch_to_tsquery('simple', ?)${where}
         order by m.created_at desc, m.id desc limit ?`,

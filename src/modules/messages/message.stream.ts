@@ -5,6 +5,7 @@ import { audienceFeed, type ConversationFeeds, type Feed, type FeedContext } fro
 import { assertUuid } from "../../core/ids";
 import type { Logger } from "../../core/logger";
 import { Topic, type PubSub } from "../../core/pubsub";
+import { isCurrent } from "../conversations/participant.queries";
 import type { Viewer } from "../auth/viewer";
 import { Message } from "./message.entity";
 import {
@@ -320,7 +321,7 @@ export class MessageStreams {
          from message m left join app_user u on u.id = m.sender_id
         where m.conversation_id = ? and m.seq > ? and m.seq <= ?
           and exists (select 1 from participant p where p.conversation_id = m.conversation_id
-                         and p.user_id = ? and p.left_at is null)
+                         and p.user_id = ? and ${isCurrent("p")})
         order by m.seq limit ?`,
       [conversationId, afterSeq, upTo, viewerId, REPLAY_PAGE],
     );

@@ -1,8 +1,10 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { isCurrent } from "../conversations/participant.queries";
 
 /**
  * Who may see whose presence: the viewer, and users sharing a current conversation with them
- * with no block either way. Returns the visible ones among userIds with their last_seen_at.
+ * with no block either way. Returns the visible ones among userIds with their last_seen_at. It
+ * reads the participant and block tables on purpose: one statement, with their rules reused.
  */
 export async function visibleUsers(
   em: EntityManager,
@@ -16,8 +18,8 @@ export async function visibleUsers(
         and (u.id = ? or (exists (
           select 1 from participant mine
             join participant theirs on theirs.conversation_id = mine.conversation_id
-           where mine.user_id = ? and mine.left_at is null
-             and theirs.user_id = u.id and theirs.left_at is null)
+           where mine.user_id = ? and ${isCurrent("mine")}
+             and theirs.user_id = u.id and ${isCurrent("theirs")})
           and not exists (
           select 1 from block b
            where (b.blocker_id = ? and b.blocked_id = u.id)
@@ -32,7 +34,7 @@ export async function contacts(em: EntityManager, viewerId: string): Promise<str
   const rows = await em.execute<{ user_id: string }[]>(
     `select distinct theirs.user_id from participant mine
        join participant theirs on theirs.conversation_id = mine.conversation_id
-      where mine.user_id = ? and mine.left_at is null and theirs.left_at is null
+      where mine.user_id = ? and ${isCurrent("mine")} and ${isCurrent("theirs")}
         and theirs.user_id <> ?`,
     [viewerId, viewerId],
   );
