@@ -16,6 +16,13 @@ export interface SubscribePayload {
   variables?: Record<string, unknown> | null;
 }
 
+/** A limit that needs the operation's variables (the query cost); its errors refuse it. */
+export type VariableCheck = (
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Readonly<Record<string, unknown>> | null | undefined,
+) => readonly GraphQLError[];
+
 /** What parsing and validating a subscription document needs (see FanoutOptions). */
 export interface DocumentOptions {
   schema: GraphQLSchema;

@@ -18,7 +18,12 @@ import {
   type Entry,
   type Target,
 } from "./fanout.delivery";
-import { checkOperation, parseAndValidate, type SubscribePayload } from "./fanout.documents";
+import {
+  checkOperation,
+  parseAndValidate,
+  type SubscribePayload,
+  type VariableCheck,
+} from "./fanout.documents";
 import { sharedSelection } from "./fanout.selection";
 import { isAsyncIterable, mapEvents } from "./fanout.source";
 
@@ -42,11 +47,7 @@ export interface FanoutOptions<C> {
   /** A document with more tokens is a syntax error (graphql-js's own limit), as over HTTP. */
   maxTokens?: number;
   /** Limits that need the variables (the cost limit), checked once they coerce. */
-  checkVariables?: (
-    document: DocumentNode,
-    operationName: string | null | undefined,
-    variables: Readonly<Record<string, unknown>> | null | undefined,
-  ) => readonly GraphQLError[];
+  checkVariables?: VariableCheck;
 }
 
 /** Documents longer than this are parsed and validated every time. */

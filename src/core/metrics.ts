@@ -39,8 +39,12 @@ export class FastHistogram {
   }
 
   observe(value: number): void {
-    const i = this.bounds.findIndex((bound) => value <= bound);
-    if (i >= 0) this.counts[i]++;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (value <= this.bounds[i]) {
+        this.counts[i]++;
+        break;
+      }
+    }
     this.sum += value;
     this.count++;
   }

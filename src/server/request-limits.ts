@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from "@apollo/server";
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import {
   getOperationAST,
@@ -13,6 +13,7 @@ import {
   type ValidationRule,
 } from "graphql";
 import type { Config } from "../config";
+import type { VariableCheck } from "../core/fanout.documents";
 import { COST_WEIGHTS, operationCost, pagesByVariable } from "../core/query-cost";
 import { singleMutationRule } from "../core/single-mutation.rule";
 import { hideSuggestions } from "../core/suggestions";
@@ -26,11 +27,7 @@ export interface RequestLimits {
   /** graphql-ws's `validate`: the spec's rules, the same limits, introspection only when on. */
   readonly validateWs: (schema: GraphQLSchema, document: DocumentNode) => GraphQLError[];
   /** The cost limit again once variables are known (HTTP runs it from one of `plugins`). */
-  readonly checkVariables: (
-    document: DocumentNode,
-    operationName: string | null | undefined,
-    variables: Readonly<Record<string, unknown>> | null | undefined,
-  ) => GraphQLError[];
+  readonly checkVariables: VariableCheck;
 }
 
 /** Depth, cost, alias and directive limits from graphql-armor, for HTTP and WebSocket. */
@@ -74,16 +71,16 @@ export function requestLimits(config: Readonly<Config>): RequestLimits {
         }),
     );
   const checkVariables = costWithVariables(config.safety.maxQueryCost, config.limits.pageSizeMax);
+  // One listener object for every request: nothing made per request.
+  const listener: GraphQLRequestListener<BaseContext> = {
+    async didResolveOperation({ document, operationName, request }) {
+      const [refused] = checkVariables(document, operationName, request.variables);
+      if (refused) throw refused;
+    },
+  };
   const plugins: ApolloServerPlugin[] = [
     ...armor.plugins,
-    {
-      requestDidStart: async () => ({
-        didResolveOperation: async ({ document, operationName, request }) => {
-          const [refused] = checkVariables(document, operationName, request.variables);
-          if (refused) throw refused;
-        },
-      }),
-    },
+    { requestDidStart: async () => listener },
   ];
   return { plugins, validationRules, validateWs, checkVariables };
 }
@@ -95,7 +92,7 @@ export function requestLimits(config: Readonly<Config>): RequestLimits {
  * whether it wrote the size inline or as a variable. A size over the page maximum counts as the
  * maximum: the field itself refuses it with BAD_USER_INPUT naming the argument.
  */
-function costWithVariables(maxCost: number, pageCap: number): RequestLimits["checkVariables"] {
+function costWithVariables(maxCost: number, pageCap: number): VariableCheck {
   const byVariable = new WeakMap<DocumentNode, boolean>();
   return (document, operationName, variables) => {
     let counts = byVariable.get(document);
