@@ -82,7 +82,7 @@ async function wire(
     errorFormat: format,
     webSocket,
   });
-  const operations = mountRoutes(http.app, services, apollo);
+  const operations = mountRoutes(http, services, apollo);
 
   let url = "";
   return {

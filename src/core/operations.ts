@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
-import { Router, type RequestHandler } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Router } from "express";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Metrics } from "./metrics";
 import type { PubSub } from "./pubsub";
@@ -18,28 +19,47 @@ export function currentRequestId(): string | undefined {
   return requestScope.getStore();
 }
 
+/** What the request log says of a request beyond its method and path. */
+interface RequestNotes {
+  requestId: string;
+  userId?: string;
+  operationName?: string;
+}
+
+const notes = new WeakMap<ServerResponse, RequestNotes>();
+
 /** The request id of an HTTP request: set by requestLogger before any route runs. */
-export function requestIdOf(res: { locals: Record<string, unknown> }): string {
-  return typeof res.locals.requestId === "string" ? res.locals.requestId : randomUUID();
+export function requestIdOf(res: ServerResponse): string {
+  return notes.get(res)?.requestId ?? randomUUID();
+}
+
+/** Adds the authenticated user or the GraphQL body's operation name to the request's log line. */
+export function noteRequest(res: ServerResponse, note: { userId?: string; body?: unknown }): void {
+  const entry = notes.get(res);
+  if (!entry) return;
+  if (note.userId) entry.userId = note.userId;
+  const name = (note.body as { operationName?: unknown } | undefined)?.operationName;
+  if (typeof name === "string") entry.operationName = name.slice(0, 100);
 }
 
 /**
  * One JSON line per HTTP request: id (the caller's x-request-id when well-formed, echoed back),
  * method, path without the query string, status, duration and operation name. Never headers,
- * query strings or bodies, which carry tokens and message text.
+ * query strings or bodies, which carry tokens and message text. `next` runs in the request's
+ * scope (currentRequestId).
  */
-export function requestLogger(logger: Logger): RequestHandler {
+export function requestLogger(
+  logger: Logger,
+): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (req, res, next) => {
-    const header = req.get("x-request-id");
-    const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
-    res.locals.requestId = requestId;
+    const header = req.headers["x-request-id"];
+    const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
+    const entry: RequestNotes = { requestId };
+    notes.set(res, entry);
     res.setHeader("x-request-id", requestId);
     const started = process.hrtime.bigint();
+    const path = (req.url ?? "").split("?")[0];
     res.once("close", () => {
-      const path = req.originalUrl.split("?")[0];
-      const body = req.body as { operationName?: unknown } | undefined;
-      const operationName =
-        typeof body?.operationName === "string" ? body.operationName : undefined;
       const level = QUIET_PATHS.has(path) ? "debug" : "info";
       logger[level](
         {
@@ -48,8 +68,8 @@ export function requestLogger(logger: Logger): RequestHandler {
           path,
           status: res.writableFinished ? res.statusCode : 499,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-          operationName: operationName?.slice(0, 100),
-          userId: res.locals.userId,
+          operationName: entry.operationName,
+          userId: entry.userId,
         },
         "request",
       );

@@ -1,8 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express } from "express";
-import { ApolloServer, type ContextFunction } from "@apollo/server";
-import { expressMiddleware, type ExpressContextFunctionArgument } from "@as-integrations/express5";
+import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLSchema } from "graphql";
@@ -10,21 +9,58 @@ import type { Disposable } from "graphql-ws";
 import { Context, type AppServices } from "../context";
 import { specStatusCodes } from "../core/http-status";
 import type { Logger } from "../core/logger";
-import { currentRequestId, operationsRoutes, requestIdOf, requestLogger } from "../core/operations";
+import {
+  currentRequestId,
+  noteRequest,
+  operationsRoutes,
+  requestIdOf,
+  requestLogger,
+} from "../core/operations";
 import { bearerToken } from "../modules/auth/token.service";
 import { playground } from "../playground";
 import type { ErrorFormat } from "./error-format";
+import { graphqlOverHttp, type HttpContextFunction } from "./graphql-http";
 import type { RequestLimits } from "./request-limits";
 
 /** Where GraphQL is served, over HTTP and WebSocket alike. */
 export const GRAPHQL_PATH = "/graphql";
 
-/** The Express app behind a plain HTTP server; every request is logged with its request id. */
-export function createHttpServer(logger: Logger): { app: Express; server: http.Server } {
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface HttpServer {
+  /** Everything but GraphQL requests other than GET (health, metrics, the playground, GETs). */
+  app: Express;
+  server: http.Server;
+  /** Where GraphQL requests go once Apollo has started (mountRoutes). */
+  graphql: Handler | null;
+}
+
+/**
+ * A plain HTTP server: GraphQL requests other than GET straight to graphql-http.ts, the rest
+ * (GETs of /graphql too: the playground's page or a query) to Express; every request is logged
+ * with its request id.
+ */
+export function createHttpServer(logger: Logger): HttpServer {
   const app = express();
   app.disable("x-powered-by");
-  app.use(requestLogger(logger));
-  return { app, server: http.createServer(app) };
+  const log = requestLogger(logger);
+  const front: HttpServer = {
+    app,
+    server: http.createServer((req, res) => {
+      log(req, res, () => {
+        const graphql = front.graphql;
+        if (graphql && req.method !== "GET" && pathOf(req.url) === GRAPHQL_PATH) graphql(req, res);
+        else app(req, res);
+      });
+    }),
+    graphql: null,
+  };
+  return front;
+}
+
+function pathOf(url = ""): string {
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
 }
 
 export interface ApolloOptions {
@@ -75,29 +111,16 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
 }
 
 /** A request's context: anonymous without Authorization, else the verified viewer (row kept). */
-function httpContext(
-  services: AppServices,
-): ContextFunction<[ExpressContextFunctionArgument], Context> {
-  return async ({ req, res }) => {
+function httpContext(services: AppServices): HttpContextFunction<Context> {
+  return async (req, res) => {
     const requestId = requestIdOf(res);
-    const authorization = req.get("authorization");
+    const authorization = req.headers.authorization;
     if (!authorization) return new Context(services, null, requestId);
     const viewer = await services.verifyToken(bearerToken(authorization) ?? "");
-    res.locals.userId = viewer.id;
+    noteRequest(res, { userId: viewer.id });
     // One statement on the root EntityManager, and none once the user is known: no fork.
     await services.users.ensureUser(services.orm.em, viewer);
     return new Context(services, viewer, requestId);
-  };
-}
-
-/** Bodies that never reach GraphQL (too large, not JSON) still get a GraphQL-shaped answer. */
-function bodyErrorHandler(maxBodyBytes: number): express.ErrorRequestHandler {
-  return (error: { type?: string; status?: number }, _req, res, next) => {
-    const status = error.type === "entity.too.large" ? 413 : error.status;
-    if (!status || status >= 500) return next(error);
-    const message =
-      status === 413 ? `Request body over ${maxBodyBytes} bytes` : "Malformed request body";
-    res.status(status).json({ errors: [{ message, extensions: { code: "BAD_REQUEST" } }] });
   };
 }
 
@@ -106,23 +129,25 @@ function bodyErrorHandler(maxBodyBytes: number): express.ErrorRequestHandler {
  * turns /ready to 503 once the instance is stopping.
  */
 export function mountRoutes(
-  app: Express,
+  front: HttpServer,
   services: AppServices,
   apollo: ApolloServer<Context>,
 ): { drain(): void } {
   const { config } = services;
+  const { app } = front;
+  const graphql = graphqlOverHttp(apollo, {
+    context: httpContext(services),
+    maxBodyBytes: config.safety.maxBodyBytes,
+    onBody: (res, body) => noteRequest(res, { body }),
+  });
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
   });
   const operations = operationsRoutes(services);
   app.use(operations.router);
   if (config.playground) app.use(playground(GRAPHQL_PATH));
-  app.use(
-    GRAPHQL_PATH,
-    express.json({ limit: config.safety.maxBodyBytes }),
-    expressMiddleware(apollo, { context: httpContext(services) }),
-  );
-  app.use(bodyErrorHandler(config.safety.maxBodyBytes));
+  app.use(GRAPHQL_PATH, (req, res) => graphql(req, res));
+  front.graphql = graphql;
   return operations;
 }
 

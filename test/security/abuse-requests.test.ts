@@ -1,4 +1,5 @@
-import { SendMessageDocument } from "../gql/graphql";
+import http from "node:http";
+import { MeDocument, SendMessageDocument } from "../gql/graphql";
 import { codeOf, Collector, gql, gqlOk, sourceOf, wsClient } from "../helpers/client";
 import {
   MAX_TOKENS,
@@ -72,6 +73,44 @@ describe("Abuse", () => {
           { message: "Request body over 1048576 bytes", extensions: { code: "BAD_REQUEST" } },
         ],
       });
+    });
+
+    it("should answer a body over the limit sent without Content-Length with 413, then serve the next request", async () => {
+      // Chunked: the size is only known while reading, so the server stops counting at the limit.
+      const url = new URL(app.url);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const status = await new Promise<number>((resolve, reject) => {
+        const request = http.request(
+          url,
+          { method: "POST", agent, headers: { "content-type": "application/json" } },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        );
+        request.on("error", reject);
+        const chunk = "x".repeat(64 * 1024);
+        request.write(`{"query": "{ me { id } }", "pad": "`);
+        for (let i = 0; i < 20; i++) request.write(chunk);
+        request.end(`"}`);
+      });
+      expect(status).toBe(413);
+      const next = await gql(app.url, MeDocument, {}, alice.token);
+      expect(next.errors).toBeUndefined();
+      expect(next.data?.me.id).toBe(alice.id);
+      agent.destroy();
+    });
+
+    it("should refuse a POST whose Content-Type is not JSON with 400 and a JSON GraphQL error", async () => {
+      const response = await fetch(app.url, {
+        method: "POST",
+        headers: { "content-type": "text/plain", authorization: `Bearer ${alice.token}` },
+        body: JSON.stringify({ query: "{ me { id } }" }),
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
+      expect(body.errors[0].extensions.code).toBe("BAD_REQUEST");
     });
 
     it("should refuse a batched array body clearly", async () => {

@@ -2,14 +2,14 @@ import "reflect-metadata";
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import express from "express";
 import { ApolloServer } from "@apollo/server";
-import { expressMiddleware } from "@as-integrations/express5";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import { jwtVerify } from "jose";
-import { parse, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { Redis } from "ioredis";
+import { Pool } from "pg";
 import {
   Arg,
   Args,
@@ -30,14 +30,23 @@ import {
 } from "type-graphql";
 import { DateTimeResolver } from "graphql-scalars";
 import { serve, settledUsage, usage } from "../lib/ipc";
+import { graphqlOverHttp } from "../../../src/server/graphql-http";
 import { profilerHandlers } from "../lib/profiler";
+import { PeerStore } from "../lib/peer-store";
+import { redisCommands } from "../lib/redis-count";
 
 /**
- * W6's floor: the stack the service is built on (Express 5, Apollo Server 5, graphql-ws on ws,
- * TypeGraphQL 2, graphql-js 16, jose), serving the W6 subset of the API with nothing behind it: no
+ * W6's floor: the stack the service is built on (Apollo Server 5 on node:http through the
+ * service's own integration, graphql-ws on ws, TypeGraphQL 2, graphql-js 16, jose), serving the W6 subset of the API with nothing behind it: no
  * PostgreSQL, no Redis, no checks, messages numbered in memory and handed to the conversation's
  * subscribers in-process. What a send costs here is what the chosen stack costs before any of the
  * service's own work; the service can come no closer to the peer than this.
+ *
+ * With DATABASE_URL and REDIS_URL (the "stack + least I/O" variants), a send makes the least I/O
+ * a gapless send can: one statement that takes the row lock and the seq, checks membership and
+ * inserts (lib/peer-store.ts), and one PUBLISH that delivers it (one channel per conversation,
+ * as the service's fan-out subscribes); no rate limit, outbox or content check. What a send costs
+ * there bounds any implementation of the service on this stack.
  */
 
 @ObjectType()
@@ -76,6 +85,26 @@ type Listener = (message: Message) => void;
 const listeners = new Map<string, Set<Listener>>();
 const lastSeq = new Map<string, number>();
 
+/** The I/O mode's storage and Redis connections; null: everything in memory. */
+const io = process.env.DATABASE_URL
+  ? {
+      store: new PeerStore(new Pool({ connectionString: process.env.DATABASE_URL, max: 10 })),
+      pub: new Redis(process.env.REDIS_URL!),
+      sub: new Redis(process.env.REDIS_URL!),
+      prefix: `${process.env.BENCH_PREFIX ?? ""}floor.`,
+    }
+  : null;
+
+function deliver(conversationId: string, message: Message) {
+  for (const listener of listeners.get(conversationId) ?? []) listener(message);
+}
+
+io?.sub.on("message", (channel: string, json: string) => {
+  const wire = JSON.parse(json) as Omit<Message, "createdAt"> & { createdAt: string };
+  const message = Object.assign(new Message(), wire, { createdAt: new Date(wire.createdAt) });
+  deliver(channel.slice(io.prefix.length), message);
+});
+
 /** The events of one conversation as an async iterator, as graphql-ws consumes a subscription. */
 function feed(conversationId: string): AsyncIterableIterator<Message> {
   const queue: Message[] = [];
@@ -88,7 +117,10 @@ function feed(conversationId: string): AsyncIterableIterator<Message> {
     } else queue.push(message);
   };
   let set = listeners.get(conversationId);
-  if (!set) listeners.set(conversationId, (set = new Set()));
+  if (!set) {
+    listeners.set(conversationId, (set = new Set()));
+    void io?.sub.subscribe(io.prefix + conversationId);
+  }
   set.add(listener);
   const done = () => {
     set!.delete(listener);
@@ -115,10 +147,11 @@ class FloorResolver {
   }
 
   @Mutation(() => Message)
-  sendMessage(
+  async sendMessage(
     @Arg("input", () => SendMessageInput) input: SendMessageInput,
     @Ctx() ctx: FloorContext,
-  ): Message {
+  ): Promise<Message> {
+    if (io) return sendThroughIo(input, ctx);
     const seq = (lastSeq.get(input.conversationId) ?? 0) + 1;
     lastSeq.set(input.conversationId, seq);
     const message = Object.assign(new Message(), {
@@ -129,7 +162,7 @@ class FloorResolver {
       sender: { id: ctx.userId },
       createdAt: new Date(),
     });
-    for (const listener of listeners.get(input.conversationId) ?? []) listener(message);
+    deliver(input.conversationId, message);
     return message;
   }
 
@@ -140,6 +173,22 @@ class FloorResolver {
   messageAdded(@Root() message: Message, @Args() _args: MessageAddedArgs): Message {
     return message;
   }
+}
+
+/** The I/O mode's send: one statement, then one PUBLISH that delivers it. */
+async function sendThroughIo(input: SendMessageInput, ctx: FloorContext): Promise<Message> {
+  const text = input.text ?? "";
+  const stored = await io!.store.storeInOneStatement(input.conversationId, ctx.userId, text);
+  if (!stored)
+    throw new GraphQLError("Conversation not found", { extensions: { code: "NOT_FOUND" } });
+  const message = Object.assign(new Message(), {
+    ...stored,
+    conversationId: input.conversationId,
+    text,
+    sender: { id: ctx.userId },
+  });
+  await io!.pub.publish(io!.prefix + input.conversationId, JSON.stringify(message));
+  return message;
 }
 
 const key = new TextEncoder().encode(process.env.JWT_SECRET!);
@@ -207,23 +256,18 @@ function serveWebSockets(schema: GraphQLSchema, httpServer: http.Server) {
 
 async function main() {
   const schema = await floorSchema();
-  const app = express();
-  const httpServer = http.createServer(app);
+  let graphql: http.RequestListener = (_req, res) => res.writeHead(503).end();
+  const httpServer = http.createServer((req, res) => graphql(req, res));
   const wsCleanup = serveWebSockets(schema, httpServer);
   const apollo = new ApolloServer<FloorContext>({
     schema,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
   });
   await apollo.start();
-  app.use(
-    "/graphql",
-    express.json(),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => ({
-        userId: await verify(bearer(req.get("authorization"))),
-      }),
-    }),
-  );
+  graphql = graphqlOverHttp(apollo, {
+    context: async (req) => ({ userId: await verify(bearer(req.headers.authorization)) }),
+    maxBodyBytes: 1024 * 1024,
+  });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const port = (httpServer.address() as AddressInfo).port;
   serve(
@@ -231,14 +275,17 @@ async function main() {
       ...profilerHandlers(),
       usage: settledUsage,
       cpu: () => usage(),
-      statements: () => 0,
-      statementsBy: () => ({}),
-      redisCommands: () => ({}),
+      statements: () => io?.store.statements ?? 0,
+      statementsBy: () => Object.fromEntries(io?.store.byStatement ?? []),
+      redisCommands,
     },
     { url: `http://127.0.0.1:${port}/graphql`, pid: process.pid },
     async () => {
       await wsCleanup.dispose();
       await apollo.stop();
+      await io?.store.pool.end();
+      io?.pub.disconnect();
+      io?.sub.disconnect();
     },
   );
 }

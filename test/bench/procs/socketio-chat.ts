@@ -1,14 +1,15 @@
 import http from "node:http";
-import { randomUUID, type webcrypto } from "node:crypto";
+import type { webcrypto } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
-import { Pool, type PoolClient, type QueryResult } from "pg";
+import { Pool } from "pg";
 import { Server, type Socket } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { jwtVerify } from "jose";
 import { serve, settledUsage, usage } from "../lib/ipc";
 import { profilerHandlers } from "../lib/profiler";
 import { redisCommands } from "../lib/redis-count";
+import { PeerStore, type Stored } from "../lib/peer-store";
 
 /**
  * W6's peer: the seeds' design for a chat server, done well. Socket.IO 4 with the Redis adapter
@@ -20,48 +21,10 @@ import { redisCommands } from "../lib/redis-count";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_TEXT = 5_000;
 
-// Membership in the same statement as the lock: a sender who is not a participant locks nothing.
-const LOCK = {
-  name: "w6-lock",
-  text: `select c.last_seq from conversation c
-          where c.id = $1 and exists (select 1 from participant p
-            where p.conversation_id = c.id and p.user_id = $2 and p.left_at is null)
-          for update of c`,
-};
-const WRITE = {
-  name: "w6-write",
-  text: `with m as (
-           insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
-           values ($1, $2, $3, $4, 'TEXT', $5, '[]', $6))
-         update conversation set last_seq = $3, last_message_id = $1, last_activity_at = $6
-          where id = $2`,
-};
-const MEMBER = {
-  name: "w6-member",
-  text: `select 1 from participant where conversation_id = $1 and user_id = $2 and left_at is null`,
-};
-
-let statements = 0;
-const byStatement = new Map<string, number>();
-
-function query(
-  db: Pool | PoolClient,
-  statement: { name: string; text: string } | string,
-  values?: unknown[],
-): Promise<QueryResult> {
-  statements++;
-  const name = typeof statement === "string" ? statement : statement.name;
-  byStatement.set(name, (byStatement.get(name) ?? 0) + 1);
-  return typeof statement === "string"
-    ? db.query(statement)
-    : db.query({ name: statement.name, text: statement.text, values });
-}
-
 type Ack = (reply: Record<string, unknown>) => void;
-type Stored = { id: string; seq: number; createdAt: Date };
 
 async function main() {
-  const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+  const store = new PeerStore(new Pool({ connectionString: process.env.DATABASE_URL, max: 10 }));
   const key = await crypto.subtle.importKey(
     "raw",
     new TextEncoder().encode(process.env.JWT_SECRET!),
@@ -83,10 +46,10 @@ async function main() {
   io.on("connection", (socket) => {
     const userId = socket.data.userId as string;
     socket.on("join", (conversationId: unknown, ack: Ack) =>
-      join(pool, socket, userId, conversationId, ack),
+      join(store, socket, userId, conversationId, ack),
     );
     socket.on("send", (input: { conversationId?: unknown; text?: unknown }, ack: Ack) =>
-      send(pool, io, userId, input, ack),
+      send(store, io, userId, input, ack),
     );
   });
 
@@ -97,14 +60,14 @@ async function main() {
       ...profilerHandlers(),
       usage: settledUsage,
       cpu: () => usage(),
-      statements: () => statements,
-      statementsBy: () => Object.fromEntries(byStatement),
+      statements: () => store.statements,
+      statementsBy: () => Object.fromEntries(store.byStatement),
       redisCommands,
     },
     { url: `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, pid: process.pid },
     async () => {
       io.close();
-      await pool.end();
+      await store.pool.end();
       pub.disconnect();
       sub.disconnect();
     },
@@ -125,14 +88,19 @@ function authenticate(key: webcrypto.CryptoKey, socket: Socket, next: (error?: E
 }
 
 /** "join": the socket enters the conversation's room if its user is a participant. */
-async function join(pool: Pool, socket: Socket, userId: string, conversationId: unknown, ack: Ack) {
+async function join(
+  store: PeerStore,
+  socket: Socket,
+  userId: string,
+  conversationId: unknown,
+  ack: Ack,
+) {
   if (typeof ack !== "function") return;
   if (typeof conversationId !== "string" || !UUID.test(conversationId)) {
     return ack({ error: "BAD_USER_INPUT" });
   }
   try {
-    const { rowCount } = await query(pool, MEMBER, [conversationId, userId]);
-    if (!rowCount) return ack({ error: "NOT_FOUND" });
+    if (!(await store.isMember(conversationId, userId))) return ack({ error: "NOT_FOUND" });
     await socket.join(conversationId);
     ack({ ok: true });
   } catch (error) {
@@ -143,7 +111,7 @@ async function join(pool: Pool, socket: Socket, userId: string, conversationId: 
 
 /** "send": stores the message, emits it to the conversation's room, then acknowledges it. */
 async function send(
-  pool: Pool,
+  store: PeerStore,
   io: Server,
   userId: string,
   input: { conversationId?: unknown; text?: unknown },
@@ -158,7 +126,7 @@ async function send(
   if (!text || text.length > MAX_TEXT) return ack({ error: "BAD_USER_INPUT" });
   let message: Stored | null;
   try {
-    message = await store(pool, conversationId, userId, text);
+    message = await store.store(conversationId, userId, text);
   } catch (error) {
     console.error(error);
     return ack({ error: "INTERNAL" });
@@ -172,46 +140,6 @@ async function send(
     createdAt: message.createdAt.toISOString(),
   });
   ack({ id: message.id, seq: message.seq });
-}
-
-/** One transaction under the conversation's row lock; null when the sender is no participant. */
-async function store(
-  pool: Pool,
-  conversationId: string,
-  userId: string,
-  text: string,
-): Promise<Stored | null> {
-  let client: PoolClient | null = null;
-  let message: Stored | null = null;
-  try {
-    client = await pool.connect();
-    await query(client, "begin");
-    const locked = await query(client, LOCK, [conversationId, userId]);
-    if (locked.rows.length) {
-      message = {
-        id: randomUUID(),
-        seq: Number(locked.rows[0].last_seq) + 1,
-        createdAt: new Date(),
-      };
-      await query(client, WRITE, [
-        message.id,
-        conversationId,
-        message.seq,
-        userId,
-        text,
-        message.createdAt,
-      ]);
-      await query(client, "commit");
-    } else {
-      await query(client, "rollback");
-    }
-    client.release();
-  } catch (error) {
-    // A connection that failed mid-transaction is discarded, not returned to the pool.
-    client?.release(true);
-    throw error;
-  }
-  return message;
 }
 
 main().catch((error: unknown) => {

@@ -11,7 +11,7 @@ import type { SendCosts, VariantKey } from "./w6-results";
  * What W6a and W6b share (workloads/w6-end-to-end.ts): the systems under test and their
  * processes, the W6 load generators (procs/w6-loadgen.ts) and the readings taken around a phase.
  */
-export type SystemName = "service" | "peer" | "floor";
+export type SystemName = "service" | "peer" | "floor" | "floor-io";
 
 export interface Variant {
   key: VariantKey;
@@ -27,6 +27,19 @@ export const VARIANTS: Variant[] = [
   // procs/graphql-floor.ts: the service's stack with nothing behind it, what it costs by itself.
   { key: "floor-http", name: "stack floor, sends over HTTP", system: "floor", via: "http" },
   { key: "floor-ws", name: "stack floor, sends over graphql-ws", system: "floor", via: "ws" },
+  // The floor with one statement and one PUBLISH per send: the least this stack can cost.
+  {
+    key: "floor-io-http",
+    name: "stack + least I/O, sends over HTTP",
+    system: "floor-io",
+    via: "http",
+  },
+  {
+    key: "floor-io-ws",
+    name: "stack + least I/O, sends over graphql-ws",
+    system: "floor-io",
+    via: "ws",
+  },
 ];
 
 export const P99_LIMIT_MS = 50;
@@ -81,6 +94,7 @@ export interface W6Harness {
   redis: Redis;
   peerProcess: BenchProcess | null;
   floorProcess: BenchProcess | null;
+  floorIoProcess: BenchProcess | null;
 }
 
 export const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
@@ -110,21 +124,48 @@ export async function startHarness(bench: Bench, variants: Variant[]): Promise<W
   const floorProcess = variants.some((v) => v.system === "floor")
     ? await bench.start("graphql-floor", "graphql-floor", { JWT_SECRET: bench.secret })
     : null;
+  const floorIoProcess = variants.some((v) => v.system === "floor-io")
+    ? await bench.start("graphql-floor-io", "graphql-floor", {
+        JWT_SECRET: bench.secret,
+        DATABASE_URL: bench.databaseUrl,
+        REDIS_URL: bench.redisUrl,
+        BENCH_PREFIX: bench.peerPrefix,
+      })
+    : null;
   const loadgens = await Promise.all(
     Array.from({ length: options.loadgens }, (_, i) => bench.start(`w6-loadgen${i}`, "w6-loadgen")),
   );
   const redis = new Redis(bench.redisUrl, { lazyConnect: true });
   await redis.connect();
-  const systems = systemsOf(bench.service, peerProcess, floorProcess);
+  const systems = systemsOf(bench.service, peerProcess, floorProcess, floorIoProcess);
   const used = [...new Set(variants.map((v) => v.system))].map((s) => systems[s]!);
-  return { bench, variants, systems, used, loadgens, redis, peerProcess, floorProcess };
+  return {
+    bench,
+    variants,
+    systems,
+    used,
+    loadgens,
+    redis,
+    peerProcess,
+    floorProcess,
+    floorIoProcess,
+  };
 }
 
 function systemsOf(
   service: BenchProcess,
   peerProcess: BenchProcess | null,
   floorProcess: BenchProcess | null,
+  floorIoProcess: BenchProcess | null,
 ): Record<SystemName, System | null> {
+  const graphql = (name: SystemName, process: BenchProcess | null): System | null =>
+    process && {
+      name,
+      kind: "graphql",
+      url: (process.info.url as string).replace(/^http/, "ws"),
+      httpUrl: process.info.url as string,
+      process,
+    };
   const serviceUrl = service.info.url as string;
   return {
     service: {
@@ -143,15 +184,8 @@ function systemsOf(
           process: peerProcess,
         }
       : null,
-    floor: floorProcess
-      ? {
-          name: "floor",
-          kind: "graphql",
-          url: (floorProcess.info.url as string).replace(/^http/, "ws"),
-          httpUrl: floorProcess.info.url as string,
-          process: floorProcess,
-        }
-      : null,
+    floor: graphql("floor", floorProcess),
+    "floor-io": graphql("floor-io", floorIoProcess),
   };
 }
 
@@ -160,6 +194,7 @@ export async function stopHarness(h: W6Harness) {
   for (const lg of h.loadgens) await lg.stop().catch(() => {});
   await h.peerProcess?.stop().catch(() => {});
   await h.floorProcess?.stop().catch(() => {});
+  await h.floorIoProcess?.stop().catch(() => {});
 }
 
 /** The command on every load generator, with its params (by the generator's index). */

@@ -1,5 +1,12 @@
 /** W6's results (workloads/w6-end-to-end.ts), as the JSON report and lib/report.ts read them. */
-export type VariantKey = "service-http" | "service-ws" | "peer" | "floor-http" | "floor-ws";
+export type VariantKey =
+  | "service-http"
+  | "service-ws"
+  | "peer"
+  | "floor-http"
+  | "floor-ws"
+  | "floor-io-http"
+  | "floor-io-ws";
 
 /** What a send cost the server and the shared PostgreSQL and Redis, per send. */
 export interface SendCosts {
