@@ -58,7 +58,11 @@ export async function createPubSub(
 async function createRedisPubSub(url: string, prefix: string, logger: Logger): Promise<PubSub> {
   const options = { lazyConnect: true, maxRetriesPerRequest: 2 };
   // A publish while Redis is down must fail fast rather than queue behind a reconnect.
-  const publisher = new Redis(url, { ...options, enableOfflineQueue: false });
+  const publisher = new Redis(url, {
+    ...options,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+  });
   // Subscriber commands wait out an outage instead of failing: an UNSUBSCRIBE rejected inside
   // graphql-redis-subscriptions has no handler and would end the process. SUBSCRIBE waits are bounded below.
   const subscriber = new Redis(url, { ...options, maxRetriesPerRequest: null });
