@@ -19,6 +19,12 @@ export function currentRequestId(): string | undefined {
   return requestScope.getStore();
 }
 
+/** A request URL's path, without its query string. */
+export function pathOf(url = ""): string {
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /** What the request log says of a request beyond its method and path. */
 interface RequestNotes {
   requestId: string;
@@ -58,7 +64,7 @@ export function requestLogger(
     notes.set(res, entry);
     res.setHeader("x-request-id", requestId);
     const started = process.hrtime.bigint();
-    const path = (req.url ?? "").split("?")[0];
+    const path = pathOf(req.url);
     res.once("close", () => {
       const level = QUIET_PATHS.has(path) ? "debug" : "info";
       logger[level](

@@ -13,6 +13,7 @@ import {
   currentRequestId,
   noteRequest,
   operationsRoutes,
+  pathOf,
   requestIdOf,
   requestLogger,
 } from "../core/operations";
@@ -56,11 +57,6 @@ export function createHttpServer(logger: Logger): HttpServer {
     graphql: null,
   };
   return front;
-}
-
-function pathOf(url = ""): string {
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
 }
 
 export interface ApolloOptions {

@@ -37,16 +37,16 @@ import { redisCommands } from "../lib/redis-count";
 
 /**
  * W6's floor: the stack the service is built on (Apollo Server 5 on node:http through the
- * service's own integration, graphql-ws on ws, TypeGraphQL 2, graphql-js 16, jose), serving the W6 subset of the API with nothing behind it: no
- * PostgreSQL, no Redis, no checks, messages numbered in memory and handed to the conversation's
- * subscribers in-process. What a send costs here is what the chosen stack costs before any of the
+ * service's own integration, graphql-ws on ws, TypeGraphQL 2, graphql-js 16, jose), serving the W6
+ * subset of the API with nothing behind it: no PostgreSQL, no Redis, no checks, messages numbered
+ * in memory and handed to the conversation's subscribers in-process. What a send costs here is what the chosen stack costs before any of the
  * service's own work; the service can come no closer to the peer than this.
  *
  * With DATABASE_URL and REDIS_URL (the "stack + least I/O" variants), a send makes the least I/O
  * a gapless send can: one statement that takes the row lock and the seq, checks membership and
  * inserts (lib/peer-store.ts), and one PUBLISH that delivers it (one channel per conversation,
  * as the service's fan-out subscribes); no rate limit, outbox or content check. What a send costs
- * there bounds any implementation of the service on this stack.
+ * there is the least any implementation of the service could cost on this stack.
  */
 
 @ObjectType()
