@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
 import { RedisPubSub } from "graphql-redis-subscriptions";
@@ -74,7 +75,22 @@ async function createRedisPubSub(url: string, prefix: string, logger: Logger): P
   }
   // Connect before handing the clients over: a SUBSCRIBE sent mid-connect can be lost (STACK.md, trap 6).
   await Promise.all([publisher.connect(), subscriber.connect()]);
-  const engine = new RedisPubSub({ publisher, subscriber });
+  // Every payload this instance publishes starts with its origin: its own listeners have it
+  // already (delivered locally at publish, as Socket.IO's Redis adapter does), so Redis's echo of
+  // it is recognised by its first bytes and dropped unparsed. The origin is whitespace, which
+  // JSON.parse skips: other instances (of any version) decode the same object.
+  const own = originMark();
+  const engine = new RedisPubSub({
+    publisher,
+    subscriber,
+    deserializer: (message: string | Buffer) => {
+      const bytes = typeof message === "string" ? Buffer.from(message) : message;
+      return bytes.length > own.length && own.equals(bytes.subarray(0, own.length))
+        ? ECHO
+        : (JSON.parse(bytes.toString()) as unknown);
+    },
+  });
+  const topics = sharedSubscriptions(engine, prefix, logger);
   const resubscribed = new Set<() => void>();
   // After a reconnect ioredis re-sends SUBSCRIBE for every channel before emitting "ready"; a marker
   // SUBSCRIBE sent now is acknowledged after all of them, so the topics listen again from here on.
@@ -90,8 +106,17 @@ async function createRedisPubSub(url: string, prefix: string, logger: Logger): P
   return {
     mode: "redis",
     redis: publisher,
-    publish: (topic, payload) => engine.publish(prefix + topic, payload),
-    subscribe: sharedSubscriptions(engine, prefix, logger),
+    async publish(topic, payload) {
+      const json = JSON.stringify(payload);
+      const sent = publisher.publish(prefix + topic, withOrigin(own, json));
+      if (topics.listened(topic)) {
+        // The listeners here get what the others decode: plain JSON, parsed once for all of them.
+        const decoded: unknown = JSON.parse(json);
+        queueMicrotask(() => topics.deliver(topic, decoded));
+      }
+      await sent;
+    },
+    subscribe: topics.subscribe,
     onResubscribed(listener) {
       resubscribed.add(listener);
       return () => resubscribed.delete(listener);
@@ -114,17 +139,43 @@ async function disconnect(client: Redis): Promise<void> {
   await ended;
 }
 
+/** What the deserializer makes of this instance's own payloads coming back from Redis. */
+const ECHO = Symbol("echo");
+
+/** 32 random JSON whitespace characters (64 bits): an instance's mark on what it publishes. */
+function originMark(): Buffer {
+  const whitespace = [0x20, 0x09, 0x0a, 0x0d];
+  const random = randomBytes(8);
+  const mark = Buffer.alloc(32);
+  for (let i = 0; i < 32; i++) mark[i] = whitespace[(random[i >> 2] >> ((i & 3) * 2)) & 3];
+  return mark;
+}
+
+/** A payload's JSON behind the publishing instance's mark. */
+function withOrigin(own: Buffer, json: string): string {
+  return own.toString("latin1") + json;
+}
+
 /**
  * subscribe() over one engine subscription per topic: the topic's local listeners are called from
- * it, and the topic is unsubscribed when the last of them leaves.
+ * it (for other instances' payloads) and from deliver (for this instance's own), and the topic is
+ * unsubscribed when the last of them leaves.
  */
 function sharedSubscriptions(
   engine: RedisPubSub,
   prefix: string,
   logger: Logger,
-): PubSub["subscribe"] {
+): {
+  subscribe: PubSub["subscribe"];
+  listened(topic: string): boolean;
+  deliver(topic: string, payload: unknown): void;
+} {
   const channels = new Map<string, Channel>();
-  return async (topic, listener) => {
+  const deliver = (topic: string, payload: unknown) => {
+    const listeners = channels.get(topic)?.listeners;
+    if (listeners) for (const each of listeners) each(payload);
+  };
+  const subscribe: PubSub["subscribe"] = async (topic, listener) => {
     let channel = channels.get(topic);
     if (!channel) {
       // One engine subscription per topic; its local listeners are called from here.
@@ -132,6 +183,7 @@ function sharedSubscriptions(
       const opened: Channel = {
         listeners,
         ready: engine.subscribe(prefix + topic, (payload: unknown) => {
+          if (payload === ECHO) return;
           for (const each of listeners) each(payload);
         }),
       };
@@ -164,6 +216,7 @@ function sharedSubscriptions(
       .finally(() => clearTimeout(timer));
     return release;
   };
+  return { subscribe, listened: (topic) => channels.has(topic), deliver };
 }
 
 function createMemoryPubSub(): PubSub {
