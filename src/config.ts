@@ -54,19 +54,17 @@ export interface Config {
   notifications: NotificationsConfig;
 }
 
-/** The outbox relay of notification events (src/modules/notifications). */
+/** The relay of notification events from the message log (src/modules/notifications). */
 export interface NotificationsConfig {
   /** Redis channel of message.created events; not prefixed, since consumers outside read it. */
   channel: string;
-  /** How often each instance looks for unsent events besides being woken by a send. */
+  /** How often each instance looks for unrelayed messages besides being woken by a send. */
   pollMs: number;
   /** A send wakes the relay this much later, so the events of sends close together leave in one pass. */
   batchDelayMs: number;
   batchSize: number;
   /** Ceiling of the backoff between failed relay attempts. */
   retryMaxMs: number;
-  /** Sent events are kept this long, then deleted. */
-  retentionMs: number;
 }
 
 export interface RateLimit {
@@ -307,7 +305,6 @@ function notificationsConfig(env: Env): NotificationsConfig {
     batchDelayMs: int(env, "NOTIFICATIONS_BATCH_DELAY_MS", 100, 0, 10_000),
     batchSize: int(env, "NOTIFICATIONS_BATCH_SIZE", 100, 1, 10_000),
     retryMaxMs: int(env, "NOTIFICATIONS_RETRY_MAX_MS", 30_000, 10, 3_600_000),
-    retentionMs: int(env, "NOTIFICATIONS_RETENTION_MS", 3_600_000, 0, 30 * 86_400_000),
   };
 }
 

@@ -89,7 +89,7 @@ export class Metrics {
   readonly registry = new Registry();
   private wsServer: WebSocketServer | null = null;
   private readonly sockets = new Set<SocketContext>();
-  private outboxPending: (() => Promise<number>) | null = null;
+  private notificationBacklog: (() => Promise<number>) | null = null;
 
   readonly messagesSent = new Counter({
     name: "chat_messages_sent_total",
@@ -135,7 +135,7 @@ export class Metrics {
       }
       return count;
     };
-    const pending = () => this.outboxPending?.();
+    const pending = () => this.notificationBacklog?.();
     new Gauge({
       name: "chat_websocket_connections",
       help: "Open WebSocket connections on this instance.",
@@ -153,7 +153,7 @@ export class Metrics {
       },
     });
     new Gauge({
-      name: "chat_outbox_pending",
+      name: "chat_notifications_pending",
       help: "Notification events committed but not yet relayed (all instances).",
       registers: [this.registry],
       async collect() {
@@ -171,8 +171,8 @@ export class Metrics {
     this.wsServer = wsServer;
   }
 
-  watchOutbox(pending: () => Promise<number>): void {
-    this.outboxPending = pending;
+  watchNotificationBacklog(pending: () => Promise<number>): void {
+    this.notificationBacklog = pending;
   }
 
   /** graphql-ws onOperation: remembers the socket so its running subscriptions are counted. */

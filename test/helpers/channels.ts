@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { MessageCreatedEvent } from "../../src/modules/notifications/notification.events";
+import { query } from "./database";
 import { eventually } from "./eventually";
 
 /** The Redis channels an instance subscribes to, under the instance's key prefix. */
@@ -46,4 +47,17 @@ export class ChannelListener {
   close(): void {
     this.redis.disconnect();
   }
+}
+
+/** Users' messages the notification relay has not published yet (of these ids, or of all). */
+export async function unrelayed(databaseUrl: string, messageIds?: string[]): Promise<number> {
+  const [row] = await query<{ count: string }>(
+    databaseUrl,
+    `select count(*) as count from relay_cursor r
+       join message m on (m.xid, m.conversation_id, m.seq) > (r.xid, r.conversation_id, r.seq)
+      where r.name = 'notifications' and m.kind <> 'SYSTEM'
+        and ($1::uuid[] is null or m.id = any($1::uuid[]))`,
+    [messageIds ?? null],
+  );
+  return Number(row.count);
 }

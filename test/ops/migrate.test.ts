@@ -56,7 +56,13 @@ describe("Migrations", () => {
       "select table_name from information_schema.tables where table_schema = 'public'",
     );
     expect(tables.map((t) => t.table_name)).toEqual(
-      expect.arrayContaining(["app_user", "conversation", "participant", "message", "outbox"]),
+      expect.arrayContaining([
+        "app_user",
+        "conversation",
+        "participant",
+        "message",
+        "relay_cursor",
+      ]),
     );
 
     const second = await npmRunMigrate(database.url);

@@ -109,7 +109,7 @@ describe("Operations", () => {
         "chat_graphql_errors_total",
         "chat_notifications_published_total",
         "chat_notification_relay_failures_total",
-        "chat_outbox_pending",
+        "chat_notifications_pending",
         "process_cpu_seconds_total",
       ]) {
         expect(initial).toContain(`# HELP ${name} `);

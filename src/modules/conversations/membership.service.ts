@@ -104,6 +104,8 @@ export class MembershipService {
           former.get(userId) ?? em.create(Participant, { conversationId, userId, joinedAt: now });
         Object.assign(row, {
           leftAt: null,
+          leftSeq: null,
+          joinedSeq: sinceSeq,
           role: ParticipantRole.MEMBER,
           joinedAt: now,
           lastReadSeq: sinceSeq,
@@ -137,6 +139,7 @@ export class MembershipService {
         (me.role === ParticipantRole.ADMIN && target.role === ParticipantRole.MEMBER);
       if (!allowed) throw new ForbiddenError("Not allowed to remove this participant");
       target.leftAt = now;
+      target.leftSeq = conversation.lastSeq;
       const text = `${await displayNames(em, [viewer.id])} removed ${await displayNames(em, [targetId])}`;
       // The raw read does not see the unflushed leftAt: the target would count as remaining.
       const members = (await currentMembers(em, conversationId)).filter((id) => id !== targetId);
@@ -159,6 +162,7 @@ export class MembershipService {
     const conversationId = assertUuid(id, "conversationId");
     const change = await this.apply(ctx, conversationId, async ({ em, conversation, me, now }) => {
       me.leftAt = now;
+      me.leftSeq = conversation.lastSeq;
       const remaining = await findOthersOldestFirst(em, conversationId, viewer.id);
       const left = { user: viewer, toldOfIt: false };
       if (!remaining.length) {

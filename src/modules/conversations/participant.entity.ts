@@ -17,7 +17,14 @@ import { ParticipantRole } from "./conversation.enums";
 @ObjectType("Participant")
 export class Participant {
   [PrimaryKeyProp]?: ["conversationId", "userId"];
-  [OptionalProps]?: "role" | "joinedAt" | "leftAt" | "lastReadSeq" | "lastReadAt";
+  [OptionalProps]?:
+    | "role"
+    | "joinedAt"
+    | "leftAt"
+    | "lastReadSeq"
+    | "lastReadAt"
+    | "joinedSeq"
+    | "leftSeq";
 
   @ManyToOne(() => Conversation, {
     primary: true,
@@ -41,6 +48,16 @@ export class Participant {
   /** Set when the user left or was removed; the row stays for history, the access goes. */
   @Property({ type: "Date", columnType: "timestamptz(3)", nullable: true })
   leftAt: Date | null = null;
+
+  /**
+   * The membership in seqs: a member of every message with joinedSeq < seq (and seq <= leftSeq
+   * once they left), which is who a message was for when it committed (the notification relay).
+   */
+  @Property({ type: "integer", default: 0 })
+  joinedSeq: number = 0;
+
+  @Property({ type: "integer", nullable: true })
+  leftSeq: number | null = null;
 
   @Field(() => Int, { description: "The seq up to which this participant has read." })
   @Property({ type: "integer", default: 0 })

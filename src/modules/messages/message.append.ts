@@ -17,6 +17,15 @@ import { Message, messageRecord } from "./message.entity";
 import { MessageKind } from "./message.enums";
 import type { SystemEvent } from "./system-event.type";
 
+/**
+ * A sent message's place in the notification relay's log (message.xid): the sending
+ * transaction's id, or the conversation's previous one when that is higher. Transaction ids are
+ * taken before the row lock is, so a later seq can have a lower id; carried forward under the
+ * lock, a conversation's log order is its seq order, and still no entry is ever below the id of
+ * the transaction that wrote it (which is what the relay's horizon needs).
+ */
+const NEXT_LOG_XID = "last_xid = greatest(last_xid, pg_current_xact_id())";
+
 export interface NewMessage {
   kind: MessageKind;
   senderId: string | null;
@@ -105,32 +114,36 @@ export async function lockForSend(
 
 /**
  * Inside the transaction holding the conversation's lock, in one statement: inserts the sender's
- * message with the next seq, moves the conversation's last message and the sender's read position
- * to it, and records the notification event (`outbox`), so all of it commits or none does.
+ * message with the next seq and moves the conversation's last message and the sender's read
+ * position to it, so all of it commits or none does. The message row is the notification
+ * relay's log entry too (message.xid).
  */
 export async function insertSentMessage(
   em: EntityManager,
   locked: LockedForSend,
   conversationId: string,
   fields: NewMessage & { senderId: string },
-  outbox: { id: string; topic: string; channel: string; payload: (message: Message) => unknown },
   now = new Date(),
 ): Promise<Message> {
   // Written by the statement below, not by the unit of work.
   const message = newMessage(em, conversationId, locked.lastSeq + 1, fields, now, false);
   await em.execute(
-    `with m as (
+    `with c as (
+       update conversation set last_seq = ?, last_message_id = ?, last_activity_at = ?,
+                               ${NEXT_LOG_XID}
+        where id = ? returning last_xid
+     ), m as (
        insert into message (id, conversation_id, seq, sender_id, kind, text, attachments,
-                            client_message_id, created_at)
-       values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
-     ), c as (
-       update conversation set last_seq = ?, last_message_id = ?, last_activity_at = ? where id = ?
-     ), p as (
-       update participant set last_read_seq = ?, last_read_at = ?
-        where conversation_id = ? and user_id = ? and ${isCurrent("participant")}
+                            client_message_id, created_at, xid)
+       select ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, c.last_xid from c
      )
-     insert into outbox (id, topic, channel, payload, created_at) values (?, ?, ?, ?::jsonb, ?)`,
+     update participant set last_read_seq = ?, last_read_at = ?
+      where conversation_id = ? and user_id = ? and ${isCurrent("participant")}`,
     [
+      message.seq,
+      message.id,
+      now,
+      conversationId,
       message.id,
       conversationId,
       message.seq,
@@ -141,36 +154,18 @@ export async function insertSentMessage(
       message.clientMessageId,
       now,
       message.seq,
-      message.id,
-      now,
-      conversationId,
-      message.seq,
       now,
       conversationId,
       fields.senderId,
-      outbox.id,
-      outbox.topic,
-      outbox.channel,
-      JSON.stringify(outbox.payload(message)),
-      now,
     ],
   );
   return message;
 }
 
-/** The outbox event of a send, completed in SQL with the seq and the recipients. */
-export interface SendEvent {
-  id: string;
-  topic: string;
-  channel: string;
-  /** The event for the message; the statement sets its `seq` and `recipientIds`. */
-  payload: (message: Message) => object;
-}
-
 /**
  * The whole send in one statement, with no transaction around it: moves the conversation's
- * last_seq (taking its row lock and the seq at once), inserts the message, moves the sender's
- * read position and writes the outbox event. It happens only when the sender is a current
+ * last_seq (taking its row lock and the seq at once), inserts the message and moves the sender's
+ * read position. It happens only when the sender is a current
  * participant, no block stands between the two users of a DIRECT conversation, the sender has
  * not used clientMessageId yet, and no membership change committed after the statement began
  * (member_epoch): the members it read are then still the members under the lock. Null when any
@@ -180,7 +175,6 @@ export async function appendSentMessage(
   em: EntityManager,
   conversationId: string,
   fields: NewMessage & { senderId: string },
-  event: SendEvent,
   now = new Date(),
 ): Promise<{ message: Message; members: string[] } | null> {
   // Its seq is known once the statement has run.
@@ -199,10 +193,6 @@ export async function appendSentMessage(
       fields.kind,
       fields.text,
       JSON.stringify(fields.attachments ?? []),
-      event.id,
-      event.topic,
-      event.channel,
-      JSON.stringify(event.payload(message)),
     ],
   );
   const row = rows[0];
@@ -212,10 +202,11 @@ export async function appendSentMessage(
 }
 
 /** $1 conversation, $2 sender, $3 message id, $4 now, $5 clientMessageId, $6 kind, $7 text,
- * $8 attachments, $9 event id, $10 topic, $11 channel, $12 event payload. */
+ * $8 attachments. */
 const SEND_STATEMENT = `
   with c as (
-    update conversation c set last_seq = c.last_seq + 1, last_message_id = $3, last_activity_at = $4
+    update conversation c set last_seq = c.last_seq + 1, last_message_id = $3, last_activity_at = $4,
+                              ${NEXT_LOG_XID}
      where c.id = $1
        and c.member_epoch = (select e.member_epoch from conversation e where e.id = $1)
        and exists (select 1 from participant p where p.conversation_id = c.id
@@ -227,21 +218,16 @@ const SEND_STATEMENT = `
               where o.conversation_id = c.id and o.user_id <> $2 and ${isCurrent("o")}))
        and ($5::text is null or not exists (
              select 1 from message x where x.sender_id = $2 and x.client_message_id = $5))
-    returning c.last_seq as seq
+    returning c.last_seq as seq, c.last_xid as xid
   ), members as (
     select coalesce(array_agg(user_id order by user_id), '{}') as ids from participant
      where conversation_id = $1 and ${isCurrent("participant")}
   ), m as (
     insert into message (id, conversation_id, seq, sender_id, kind, text, attachments,
-                         client_message_id, created_at)
-    select $3, $1, c.seq, $2, $6, $7, $8::jsonb, $5, $4 from c
+                         client_message_id, created_at, xid)
+    select $3, $1, c.seq, $2, $6, $7, $8::jsonb, $5, $4, c.xid from c
   ), r as (
     update participant set last_read_seq = c.seq, last_read_at = $4 from c
      where conversation_id = $1 and user_id = $2 and ${isCurrent("participant")}
-  ), o as (
-    insert into outbox (id, topic, channel, payload, created_at)
-    select $9, $10, $11, $12::jsonb || jsonb_build_object('seq', c.seq,
-             'recipientIds', to_jsonb(array_remove(members.ids, $2::text))), $4
-      from c, members
   )
   select c.seq, members.ids as members from c, members`;

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { RequestScope } from "../../request-scope";
@@ -23,7 +22,6 @@ import {
   insertSentMessage,
   lockForSend,
   type NewMessage,
-  type SendEvent,
 } from "./message.append";
 import type { Attachment } from "./attachment.type";
 import { Message } from "./message.entity";
@@ -33,7 +31,6 @@ import type { MessagePublisher } from "./message.publisher";
 import { searchMessages } from "./message.search";
 import { validateAttachments, validateClientMessageId, validateText } from "./message.validation";
 import type { Safety } from "../moderation/safety";
-import { MESSAGE_CREATED, messageCreatedEvent } from "../notifications/notification.events";
 import type { TypingService } from "../typing/typing.service";
 import type { SearchMessagesArgs } from "./message.args";
 import type { SendMessageInput } from "./message.input";
@@ -60,7 +57,7 @@ export class MessageService {
     private readonly typing: TypingService,
     private readonly safety: Safety,
     private readonly metrics: Metrics,
-    /** The notification relay, woken when a send wrote an outbox event. */
+    /** The notification relay, woken when a send committed a message. */
     private readonly notifications: { wake(): void },
   ) {}
 
@@ -139,7 +136,7 @@ export class MessageService {
     }
   }
 
-  /** Writes the message with its notification event; the stored message when this was a retry. */
+  /** Writes the message (the notification relay's log entry too); the stored message of a retry. */
   private async store(ctx: RequestScope, draft: SendDraft): Promise<Sent | Message> {
     const viewer = ctx.requireViewer();
     const { conversationId, attachments, text, clientMessageId } = draft;
@@ -150,21 +147,12 @@ export class MessageService {
       attachments,
       clientMessageId,
     };
-    const eventId = randomUUID();
-    // The notification event commits (or rolls back) with the message; the relay sends it.
-    const event = {
-      id: eventId,
-      topic: MESSAGE_CREATED,
-      channel: this.config.notifications.channel,
-      payload: (message: Message) => messageCreatedEvent(eventId, message, []),
-    };
-
     try {
       // One statement when nothing stands in the way; otherwise the lock, then what it found.
       return (
         // The root EntityManager, for its connection only: the statement needs no request fork.
-        (await appendSentMessage(this.orm.em, conversationId, fields, event)) ??
-        (await this.sendLocked(ctx, conversationId, fields, event))
+        (await appendSentMessage(this.orm.em, conversationId, fields)) ??
+        (await this.sendLocked(ctx, conversationId, fields))
       );
     } catch (error) {
       // A concurrent retry with the same clientMessageId won the race: return its message.
@@ -204,7 +192,6 @@ export class MessageService {
     ctx: RequestScope,
     conversationId: string,
     fields: NewMessage & { senderId: string },
-    event: SendEvent,
   ): Promise<Sent | Message> {
     const viewer = ctx.requireViewer();
     if (fields.clientMessageId) {
@@ -222,10 +209,7 @@ export class MessageService {
           throw new BlockedError();
         }
       }
-      const message = await insertSentMessage(em, locked, conversationId, fields, {
-        ...event,
-        payload: (m) => messageCreatedEvent(event.id, m, members),
-      });
+      const message = await insertSentMessage(em, locked, conversationId, fields);
       return { message, members };
     });
   }

@@ -3,36 +3,53 @@ import type { NotificationsConfig } from "../../config";
 import type { Logger } from "../../core/logger";
 import type { Metrics } from "../../core/metrics";
 import type { PubSub } from "../../core/pubsub";
-import type { MessageCreatedEvent } from "./notification.events";
+import { MESSAGE_CREATED, type MessageCreatedEvent } from "./notification.events";
 
 /** Relay passes of all instances take turns on this advisory lock, so events leave in order. */
 const RELAY_LOCK = 7_245_002;
+/** The relay's row of relay_cursor: how far in (xid, conversation_id, seq) order events went out. */
+const CURSOR = "notifications";
 const FIRST_RETRY_MS = 100;
 const PUBLISH_TIMEOUT_MS = 5_000;
-const DELETE_BATCH = 1_000;
 
-interface OutboxRow {
+/** A user's message after the cursor, with who it was for when it committed. */
+interface LogRow {
   id: string;
-  channel: string;
-  /** The event as committed, JSON text without offlineRecipientIds (not parsed: it is sent on). */
-  payload: string;
-  recipients: string[] | null;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  created_at: Date;
+  /** The writing transaction's id, as text (xid8 is 64 bits). */
+  xid: string;
+  recipients: string[];
 }
 
-/** A claimed event as it goes out: the committed JSON with who was offline appended. */
+/** A relayed event as it goes out. */
 interface OutgoingEvent {
-  id: string;
   channel: string;
   json: string;
-  offline: string[];
 }
 
-/** A JSON object's text with one more field, without parsing it again. */
-function withField(object: string, field: string, value: unknown): string {
-  const body = object.slice(0, object.lastIndexOf("}"));
-  const separator = body.trim() === "{" ? "" : ", ";
-  return `${body}${separator}${JSON.stringify(field)}: ${JSON.stringify(value)}}`;
-}
+/**
+ * Users' messages after the cursor in log order (message.xid, then each conversation's seqs),
+ * written by transactions older than every one still running (the snapshot's xmin): a transaction that began before another
+ * but commits after it is waited for, never skipped, since every transaction the relay reads up
+ * to has ended. Recipients are the participants whose membership (joined_seq, left_seq) covers
+ * the message's seq, which is who they were at commit: membership changes take the
+ * conversation's row lock and seqs as sends do.
+ */
+const READ_LOG = `
+  select m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.xid::text as xid,
+         array(select p.user_id from participant p
+                where p.conversation_id = m.conversation_id and p.user_id <> m.sender_id
+                  and p.joined_seq < m.seq and (p.left_at is null or m.seq <= p.left_seq)
+                order by p.user_id) as recipients
+    from relay_cursor r
+    join message m on (m.xid, m.conversation_id, m.seq) > (r.xid, r.conversation_id, r.seq)
+                  and m.xid < pg_snapshot_xmin(pg_current_snapshot())
+   where r.name = ? and m.kind <> 'SYSTEM' and m.sender_id is not null
+   order by m.xid, m.conversation_id, m.seq
+   limit ?`;
 
 export interface OnlineUsers {
   /** Which of userIds have an open connection on any instance. */
@@ -40,13 +57,15 @@ export interface OnlineUsers {
 }
 
 /**
- * Publishes committed outbox events to their channel and marks them sent, on every instance.
- * A pass claims the oldest unsent rows (`for update skip locked`, under an advisory lock shared by
- * all instances), publishes them in order, and marks them sent in the same transaction: a row is
- * published by one instance only, and a crash between publish and commit publishes it again
- * (consumers dedupe by eventId). Woken by sends (NOTIFICATIONS_BATCH_DELAY_MS later, so the
- * events of sends close together leave in one pass) and polling besides, so events left while
- * Redis was down go out once it answers; failures back off exponentially.
+ * Publishes a message.created event for every user's message, from the message table itself:
+ * the message row is the event, committed or not with it. A pass (one transaction, under an
+ * advisory lock shared by all instances) reads the messages after the relay's cursor
+ * (relay_cursor) up to the horizon (READ_LOG), publishes them in order, and moves the cursor past
+ * what went out in the same transaction: one instance publishes each, and a crash between
+ * publish and commit publishes it again (consumers dedupe by eventId). Woken by sends
+ * (NOTIFICATIONS_BATCH_DELAY_MS later, so the events of sends close together leave in one pass)
+ * and polling besides, so events held up while Redis was down go out once it answers; failures
+ * back off exponentially. A send writes nothing for its event beyond the message.
  * With Redis the channel is not prefixed; embedded (no REDIS_URL), events go to the in-process bus.
  */
 export class NotificationRelay {
@@ -58,7 +77,6 @@ export class NotificationRelay {
   private failures = 0;
   private started = false;
   private stopped = false;
-  private lastCleanup = 0;
 
   constructor(
     private readonly config: Readonly<NotificationsConfig>,
@@ -68,7 +86,7 @@ export class NotificationRelay {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    metrics.watchOutbox(() => this.pending());
+    metrics.watchNotificationBacklog(() => this.pending());
   }
 
   start(): void {
@@ -108,11 +126,14 @@ export class NotificationRelay {
     }
   }
 
-  /** Unsent events of every instance. */
+  /** Users' messages committed and not yet relayed (by any instance). */
   async pending(): Promise<number> {
-    const [row] = await this.orm.em
-      .fork()
-      .execute<{ count: string }[]>("select count(*) as count from outbox where sent_at is null");
+    const [row] = await this.orm.em.fork().execute<{ count: string }[]>(
+      `select count(*) as count from relay_cursor r
+         join message m on (m.xid, m.conversation_id, m.seq) > (r.xid, r.conversation_id, r.seq)
+        where r.name = ? and m.kind <> 'SYSTEM' and m.sender_id is not null`,
+      [CURSOR],
+    );
     return Number(row.count);
   }
 
@@ -142,7 +163,7 @@ export class NotificationRelay {
     this.timer.unref();
   }
 
-  /** One round: passes until the backlog is out, then the cleanup; what came meanwhile waits. */
+  /** One round: passes until the backlog is out; what came meanwhile waits. */
   private async loop(): Promise<void> {
     try {
       await this.drain();
@@ -157,9 +178,6 @@ export class NotificationRelay {
       this.logger.info({ failures: this.failures }, "notification relay recovered");
       this.failures = 0;
     }
-    await this.cleanup().catch((error: unknown) => {
-      this.logger.warn({ err: error }, "notification cleanup failed");
-    });
   }
 
   /** Passes until a batch comes back short. */
@@ -167,42 +185,41 @@ export class NotificationRelay {
     while ((await this.pass()) === this.config.batchSize && !this.stopped);
   }
 
-  /** One batch; returns how many rows it claimed. Throws (after committing what went out) on failure. */
+  /** One batch; returns how many messages it read. Throws (after committing what went out) on failure. */
   private async pass(): Promise<number> {
     let failure: unknown = null;
     const { claimed, sent } = await this.orm.em.fork().transactional(async (em) => {
-      // The advisory lock, then the rows (the lateral join runs after it), in one statement.
-      const rows = await em.execute<OutboxRow[]>(
-        `select o.id, o.channel, (o.payload - 'offlineRecipientIds')::text as payload,
-                o.payload->'recipientIds' as recipients
-           from (select 1 as turn from (select pg_advisory_xact_lock(?)) as locked) as l
-           cross join lateral (
-             select id, channel, payload from outbox where sent_at is null and l.turn = 1
-              order by position limit ? for update skip locked) as o`,
-        [RELAY_LOCK, this.config.batchSize],
-      );
+      // The lock first, in a statement of its own: the read after it sees the cursor as the
+      // previous pass (of any instance) committed it.
+      await em.execute("select pg_advisory_xact_lock(?)", [RELAY_LOCK]);
+      const rows = await em.execute<LogRow[]>(READ_LOG, [CURSOR, this.config.batchSize]);
       if (!rows.length) return { claimed: 0, sent: 0 };
       // Offline at relay time: what a push service acts on now, and Redis answers here anyway.
-      const online = await this.presence.online([
-        ...new Set(rows.flatMap((row) => row.recipients ?? [])),
-      ]);
+      const online = await this.presence.online([...new Set(rows.flatMap((r) => r.recipients))]);
       const events = rows.map((row): OutgoingEvent => {
-        const offline = (row.recipients ?? []).filter((id) => !online.has(id));
-        const json = withField(row.payload, "offlineRecipientIds", offline);
-        return { id: row.id, channel: row.channel, json, offline };
+        const event: MessageCreatedEvent = {
+          eventId: row.id,
+          type: MESSAGE_CREATED,
+          messageId: row.id,
+          conversationId: row.conversation_id,
+          seq: Number(row.seq),
+          senderId: row.sender_id,
+          recipientIds: row.recipients,
+          offlineRecipientIds: row.recipients.filter((id) => !online.has(id)),
+          createdAt: new Date(row.created_at).toISOString(),
+        };
+        return { channel: this.config.channel, json: JSON.stringify(event) };
       });
       const { count, error } = await this.publishAll(events);
       failure = error;
-      const published = events.slice(0, count).map(({ id, offline }) => ({ id, offline }));
-      if (published.length) {
-        // The payload stays as committed; who was offline is written beside it.
+      if (count) {
+        const last = rows[count - 1];
         await em.execute(
-          `update outbox o set sent_at = now(), offline_recipient_ids = s.offline
-             from jsonb_to_recordset(?::jsonb) as s(id uuid, offline text[]) where o.id = s.id`,
-          [JSON.stringify(published)],
+          "update relay_cursor set xid = ?::xid8, conversation_id = ?, seq = ? where name = ?",
+          [last.xid, last.conversation_id, last.seq, CURSOR],
         );
       }
-      return { claimed: rows.length, sent: published.length };
+      return { claimed: rows.length, sent: count };
     });
     if (sent) this.metrics.notificationsPublished.inc(sent);
     if (failure) throw failure;
@@ -246,26 +263,6 @@ export class NotificationRelay {
       return { count: 0, error };
     } finally {
       clearTimeout(timer);
-    }
-  }
-
-  /** Deletes sent rows older than the retention, in batches, at most once a minute. */
-  private async cleanup(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastCleanup < Math.min(60_000, Math.max(1_000, this.config.retentionMs))) {
-      return;
-    }
-    this.lastCleanup = now;
-    const em = this.orm.em.fork();
-    for (;;) {
-      const result = await em.execute(
-        `delete from outbox where id in (
-           select id from outbox where sent_at < now() - make_interval(secs => ?)
-            order by sent_at limit ? for update skip locked)`,
-        [this.config.retentionMs / 1000, DELETE_BATCH],
-        "run",
-      );
-      if ((result as { affectedRows?: number }).affectedRows !== DELETE_BATCH) return;
     }
   }
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { Client } from "pg";
 import WebSocket from "ws";
 import { createClient } from "graphql-ws";
 import { startTestApp, testEnv, type TestApp } from "../../helpers/app";
-import { AddParticipantsDocument } from "../../gql/graphql";
-import { ChannelListener } from "../../helpers/channels";
+import { AddParticipantsDocument, RemoveParticipantDocument } from "../../gql/graphql";
+import { ChannelListener, unrelayed } from "../../helpers/channels";
 import { gqlOk } from "../../helpers/client";
-import { createDatabase, query } from "../../helpers/database";
+import { createDatabase } from "../../helpers/database";
 import { createDirect, createGroup, sendText } from "../../helpers/operations";
 import { testUser, type TestUser } from "../../helpers/tokens";
 import { ConfigError, loadConfig } from "../../../src/config";
@@ -30,7 +31,7 @@ async function connect(wsUrl: string, user: TestUser) {
   return client;
 }
 
-describe("Notifications: events:message.created through the outbox", () => {
+describe("Notifications: events:message.created relayed from the message table", () => {
   it("should default to the events:message.created channel and refuse invalid settings", () => {
     expect(loadConfig({}).notifications).toEqual({
       channel: "events:message.created",
@@ -38,7 +39,6 @@ describe("Notifications: events:message.created through the outbox", () => {
       batchDelayMs: 100,
       batchSize: 100,
       retryMaxMs: 30_000,
-      retentionMs: 3_600_000,
     });
     for (const env of [
       { NOTIFICATIONS_POLL_MS: "0" },
@@ -138,26 +138,80 @@ describe("Notifications: events:message.created through the outbox", () => {
         expect(Date.parse(event.createdAt)).not.toBeNaN();
       }
 
-      // The stored rows are marked sent and hold what was published: the event as committed,
-      // and beside it who was offline when it went out.
-      const rows = await query<{
-        id: string;
-        payload: MessageCreatedEvent;
-        offline_recipient_ids: string[] | null;
-        sent_at: Date | null;
-      }>(
-        database.url,
-        `select id, payload, offline_recipient_ids, sent_at from outbox
-          where payload->>'conversationId' = $1`,
-        [group.id],
-      );
-      expect(rows).toHaveLength(22);
-      for (const row of rows) {
-        expect(row.sent_at).not.toBeNull();
-        expect(row.payload.offlineRecipientIds).toBeNull();
-        expect({ ...row.payload, offlineRecipientIds: row.offline_recipient_ids }).toEqual(
-          events.find((e) => e.eventId === row.id),
+      // One event per message, its id the eventId, and the cursor past all of them.
+      expect(events.map((e) => e.eventId)).toEqual(events.map((e) => e.messageId));
+      expect(await unrelayed(database.url)).toBe(0);
+    });
+
+    it("should wait for a transaction that began before a later one committed, and skip neither", async () => {
+      const [alice, bob] = await Promise.all([testUser("alice"), testUser("bob")]);
+      const early = await createDirect(a.url, alice, bob, "early");
+      const late = await createDirect(a.url, alice, bob, "late");
+      const earlyId = randomUUID();
+      // A send whose transaction takes its id first and commits last, as a slow one would.
+      const tx = new Client({ connectionString: database.url });
+      await tx.connect();
+      try {
+        await tx.query("begin");
+        await tx.query("select pg_current_xact_id()");
+        const later = await sendText(b.url, alice, late.id, "committed first");
+        await tx.query(
+          `with c as (update conversation set last_seq = last_seq + 1 where id = $1
+                      returning last_seq)
+           insert into message (id, conversation_id, seq, sender_id, kind, text)
+           select $2, $1, c.last_seq, $3, 'TEXT', 'committed last' from c`,
+          [early.id, earlyId, alice.id],
         );
+        // Relay passes run meanwhile (every 100 ms): none may move past the open transaction.
+        await new Promise((r) => setTimeout(r, 400));
+        expect(listener.of(late.id)).toEqual([]);
+        await tx.query("commit");
+        const [first] = await listener.waitFor(early.id, 1);
+        const [second] = await listener.waitFor(late.id, 1);
+        expect(first).toMatchObject({ messageId: earlyId, recipientIds: [bob.id] });
+        expect(second).toMatchObject({ messageId: later.id, recipientIds: [bob.id] });
+        // In transaction order: the early transaction's event went out first.
+        const order = listener.events.map((e) => e.messageId);
+        expect(order.indexOf(earlyId)).toBeLessThan(order.indexOf(later.id));
+      } finally {
+        await tx.end();
+      }
+    });
+
+    it("should address a message to the members at its commit, not at its relay", async () => {
+      const [alice, bob, carol, dave] = await Promise.all(
+        ["alice", "bob", "carol", "dave"].map((name) => testUser(name)),
+      );
+      const group = await createGroup(a.url, alice, [bob, carol], "members at commit");
+      // The relay holds back while this transaction is open: the membership changes below
+      // commit before it relays the message sent ahead of them.
+      const tx = new Client({ connectionString: database.url });
+      await tx.connect();
+      try {
+        await tx.query("begin");
+        await tx.query("select pg_current_xact_id()");
+        const before = await sendText(a.url, alice, group.id, "before the changes");
+        await gqlOk(
+          a.url,
+          AddParticipantsDocument,
+          { conversationId: group.id, userIds: [dave.id] },
+          alice.token,
+        );
+        await gqlOk(
+          a.url,
+          RemoveParticipantDocument,
+          { conversationId: group.id, userId: carol.id },
+          alice.token,
+        );
+        const after = await sendText(a.url, alice, group.id, "after the changes");
+        await tx.query("commit");
+        const events = await listener.waitFor(group.id, 2);
+        expect(events.map((e) => [e.messageId, sorted(e.recipientIds)])).toEqual([
+          [before.id, sorted([bob.id, carol.id])],
+          [after.id, sorted([bob.id, dave.id])],
+        ]);
+      } finally {
+        await tx.end();
       }
     });
   });
