@@ -84,12 +84,15 @@ export class Seeder {
     return ids;
   }
 
-  /** `count` messages with seq 1..count, written by set-based SQL, and the conversation's last_seq. */
+  /**
+   * `count` messages with seq 1..count, written by set-based SQL, and the conversation's last_seq.
+   * Seeded messages are history: xid 0 puts them behind the notification relay's cursor.
+   */
   async history(conversationId: string, senderId: string, count: number): Promise<void> {
     await this.client.query(
-      `insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
+      `insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at, xid)
        select gen_random_uuid(), $1, g, $2, 'TEXT', 'History message number ' || g, '[]',
-              now() - make_interval(secs => $3 - g)
+              now() - make_interval(secs => $3 - g), '0'
          from generate_series(1, $3::int) g`,
       [conversationId, senderId, count],
     );
@@ -120,9 +123,9 @@ export class Seeder {
          union all
          select c.id, $1 || '-peer-' || (split_part(c.title, ' ', 2)::int - 1), 'MEMBER'::participant_role, 0 from c
          returning conversation_id)
-       insert into message (id, conversation_id, seq, sender_id, kind, text, attachments)
+       insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, xid)
        select gen_random_uuid(), c.id, s, $1 || '-peer-' || (split_part(c.title, ' ', 2)::int - 1),
-              'TEXT', 'Inbox message ' || s, '[]'
+              'TEXT', 'Inbox message ' || s, '[]', '0'
          from c, generate_series(1, $3::int) s`,
       [userId, count, messages],
     );

@@ -5,7 +5,9 @@ import type { Pool, PoolClient, QueryResult } from "pg";
  * The peer's storage (procs/socketio-chat.ts): a send in one transaction under the conversation's
  * row lock (seq = last_seq + 1), membership in the same statement as the lock; prepared
  * statements through a `pg` pool. The floor's I/O mode (procs/graphql-floor.ts with DATABASE_URL)
- * stores in one statement instead. Counts its statements by name for the bench.
+ * stores in one statement instead. Counts its statements by name for the bench. Its messages go
+ * into the service's message table with xid 0, below the service's notification relay's cursor:
+ * that relay reads the table as its log and would otherwise do the peer's notifications too.
  */
 const LOCK = {
   name: "w6-lock",
@@ -17,8 +19,8 @@ const LOCK = {
 const WRITE = {
   name: "w6-write",
   text: `with m as (
-           insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
-           values ($1, $2, $3, $4, 'TEXT', $5, '[]', $6))
+           insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at, xid)
+           values ($1, $2, $3, $4, 'TEXT', $5, '[]', $6, '0'))
          update conversation set last_seq = $3, last_message_id = $1, last_activity_at = $6
           where id = $2`,
 };
@@ -31,8 +33,8 @@ const SEND_ONE = {
             where id = $2 and exists (select 1 from participant p
               where p.conversation_id = $2 and p.user_id = $3 and p.left_at is null)
            returning last_seq)
-         insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
-         select $1, $2, c.last_seq, $3, 'TEXT', $4, '[]', $5 from c returning seq`,
+         insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at, xid)
+         select $1, $2, c.last_seq, $3, 'TEXT', $4, '[]', $5, '0' from c returning seq`,
 };
 const MEMBER = {
   name: "w6-member",

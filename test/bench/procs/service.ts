@@ -67,8 +67,9 @@ async function insertCeiling(
     while (now() < deadline) {
       const t0 = now();
       await orm.em.fork().execute(
-        `insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at)
-           values (?, ?, ?, ?, 'TEXT', ?, '[]', now())`,
+        // xid 0: behind the notification relay's cursor, which would relay them otherwise.
+        `insert into message (id, conversation_id, seq, sender_id, kind, text, attachments, created_at, xid)
+           values (?, ?, ?, ?, 'TEXT', ?, '[]', now(), '0')`,
         [randomUUID(), params.conversationId, seq++, params.senderId, `ceiling ${seq}`],
       );
       latencies.push(now() - t0);
