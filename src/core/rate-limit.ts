@@ -29,23 +29,28 @@ export interface Peek {
 /**
  * A send's counters in one script: a point of the message limit, then (only within it) a point
  * of the flood limit for the text, and the peeked field. The same keys and fixed windows as
- * rate-limiter-flexible's RateLimiterRedis, so both count the same. Returns
+ * rate-limiter-flexible's RateLimiterRedis, so both count the same. A window starts with its
+ * first point (INCR then PEXPIRE, atomic in the script); the time left is read only to refuse
+ * (a key found without expiry gets one then). Within the limits a send costs Redis HGET and INCR
+ * (and PEXPIRE for a new window), for each counter. Returns
  * [refused: 0 none, 1 messages, 2 flood, ms before the window ends, the peeked value].
  */
 const SEND_SCRIPT = `
-local function hit(key, ms)
+local function over(key, ms, points)
   local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, ms) end
+  if n <= tonumber(points) then return false end
   local ttl = redis.call('PTTL', key)
   if ttl < 0 then redis.call('PEXPIRE', key, ms) ttl = tonumber(ms) end
-  return n, ttl
+  return ttl
 end
 local peeked = false
 if ARGV[5] ~= '' then peeked = redis.call('HGET', KEYS[3], ARGV[5]) end
-local n, ttl = hit(KEYS[1], ARGV[1])
-if n > tonumber(ARGV[2]) then return {1, ttl, peeked} end
+local ttl = over(KEYS[1], ARGV[1], ARGV[2])
+if ttl then return {1, ttl, peeked} end
 if ARGV[6] == '1' then
-  local f, fttl = hit(KEYS[2], ARGV[3])
-  if f > tonumber(ARGV[4]) then return {2, fttl, peeked} end
+  ttl = over(KEYS[2], ARGV[3], ARGV[4])
+  if ttl then return {2, ttl, peeked} end
 end
 return {0, 0, peeked}`;
 
