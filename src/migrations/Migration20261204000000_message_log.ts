@@ -4,10 +4,11 @@ import { Migration } from "@mikro-orm/migrations";
  * The message table is the notification relay's log, in place of an outbox row per send.
  * message.xid is the id of the transaction that wrote the message (pg_current_xact_id()), or for
  * a send the conversation's previous one (conversation.last_xid) when that is higher, so a
- * conversation's messages are in seq order in it; the relay reads messages in (xid, conversation_id, seq) order
- * after its cursor and below the horizon, the oldest transaction still running, so a message
- * committed late by a transaction that began early is never skipped. participant.joined_seq and left_seq bound each membership in seqs, so the relay
- * knows who the members were when a message committed.
+ * conversation's messages are in seq order in it. The relay reads messages in (xid,
+ * conversation_id, seq) order after its cursor and below the horizon, the oldest transaction
+ * still running, so a message committed late by a transaction that began early is never
+ * skipped. participant.joined_seq and left_seq bound each membership in seqs, so the relay knows
+ * who the members were when a message committed.
  */
 export class Migration20261204000000_message_log extends Migration {
   override async up(): Promise<void> {
