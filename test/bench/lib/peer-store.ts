@@ -25,7 +25,7 @@ const WRITE = {
           where id = $2`,
 };
 // The least a gapless send can be: the row lock, the seq, the membership check and the insert in
-// one statement (as the service's send statement, without its outbox, read position and blocks).
+// one statement (as the service's send statement, without its read position, blocks and member-epoch check).
 const SEND_ONE = {
   name: "w6-send-one",
   text: `with c as (

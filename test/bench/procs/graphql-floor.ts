@@ -45,7 +45,7 @@ import { redisCommands } from "../lib/redis-count";
  * With DATABASE_URL and REDIS_URL (the "stack + least I/O" variants), a send makes the least I/O
  * a gapless send can: one statement that takes the row lock and the seq, checks membership and
  * inserts (lib/peer-store.ts), and one PUBLISH that delivers it (one channel per conversation,
- * as the service's fan-out subscribes); no rate limit, outbox or content check. What a send costs
+ * as the service's fan-out subscribes); no rate limit, notification relay or content check. What a send costs
  * there is the least any implementation of the service could cost on this stack.
  */
 

@@ -14,6 +14,15 @@ import type { MessageCreatedEvent } from "../../../src/modules/notifications/not
 
 const sorted = (ids: readonly string[] | null) => [...(ids ?? [])].sort();
 
+/** A transaction with its id taken, left open: the relay waits for it before going past it. */
+async function openTransaction(databaseUrl: string): Promise<Client> {
+  const tx = new Client({ connectionString: databaseUrl });
+  await tx.connect();
+  await tx.query("begin");
+  await tx.query("select pg_current_xact_id()");
+  return tx;
+}
+
 /** A user with an open, acknowledged graphql-ws connection: ONLINE for presence. */
 async function connect(wsUrl: string, user: TestUser) {
   let connected!: () => void;
@@ -149,11 +158,8 @@ describe("Notifications: events:message.created relayed from the message table",
       const late = await createDirect(a.url, alice, bob, "late");
       const earlyId = randomUUID();
       // A send whose transaction takes its id first and commits last, as a slow one would.
-      const tx = new Client({ connectionString: database.url });
-      await tx.connect();
+      const tx = await openTransaction(database.url);
       try {
-        await tx.query("begin");
-        await tx.query("select pg_current_xact_id()");
         const later = await sendText(b.url, alice, late.id, "committed first");
         await tx.query(
           `with c as (update conversation set last_seq = last_seq + 1 where id = $1
@@ -185,11 +191,8 @@ describe("Notifications: events:message.created relayed from the message table",
       const group = await createGroup(a.url, alice, [bob, carol], "members at commit");
       // The relay holds back while this transaction is open: the membership changes below
       // commit before it relays the message sent ahead of them.
-      const tx = new Client({ connectionString: database.url });
-      await tx.connect();
+      const tx = await openTransaction(database.url);
       try {
-        await tx.query("begin");
-        await tx.query("select pg_current_xact_id()");
         const before = await sendText(a.url, alice, group.id, "before the changes");
         await gqlOk(
           a.url,
