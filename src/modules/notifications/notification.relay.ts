@@ -24,19 +24,19 @@ interface LogRow {
   recipients: string[];
 }
 
-/** A relayed event as it goes out. */
-interface OutgoingEvent {
-  channel: string;
-  json: string;
-}
+/** Users' messages after the relay's cursor, what it has still to publish; its `?`: the cursor's name. */
+const AFTER_CURSOR = `
+    from relay_cursor r
+    join message m on (m.xid, m.conversation_id, m.seq) > (r.xid, r.conversation_id, r.seq)
+   where r.name = ? and m.kind <> 'SYSTEM' and m.sender_id is not null`;
 
 /**
- * Users' messages after the cursor in log order (message.xid, then each conversation's seqs),
- * written by transactions older than every one still running (the snapshot's xmin): a transaction that began before another
- * but commits after it is waited for, never skipped, since every transaction the relay reads up
- * to has ended. Recipients are the participants whose membership (joined_seq, left_seq) covers
- * the message's seq, which is who they were at commit: membership changes take the
- * conversation's row lock and seqs as sends do.
+ * Those of them in log order (message.xid, then each conversation's seqs) written by
+ * transactions older than every one still running (the snapshot's xmin): a transaction that
+ * began before another but commits after it is waited for, never skipped, since every
+ * transaction the relay reads up to has ended. Recipients are the participants whose membership
+ * (joined_seq, left_seq) covers the message's seq, which is who they were at commit: membership
+ * changes take the conversation's row lock and seqs as sends do.
  */
 const READ_LOG = `
   select m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.xid::text as xid,
@@ -44,10 +44,7 @@ const READ_LOG = `
                 where p.conversation_id = m.conversation_id and p.user_id <> m.sender_id
                   and p.joined_seq < m.seq and (p.left_at is null or m.seq <= p.left_seq)
                 order by p.user_id) as recipients
-    from relay_cursor r
-    join message m on (m.xid, m.conversation_id, m.seq) > (r.xid, r.conversation_id, r.seq)
-                  and m.xid < pg_snapshot_xmin(pg_current_snapshot())
-   where r.name = ? and m.kind <> 'SYSTEM' and m.sender_id is not null
+  ${AFTER_CURSOR} and m.xid < pg_snapshot_xmin(pg_current_snapshot())
    order by m.xid, m.conversation_id, m.seq
    limit ?`;
 
@@ -128,12 +125,9 @@ export class NotificationRelay {
 
   /** Users' messages committed and not yet relayed (by any instance). */
   async pending(): Promise<number> {
-    const [row] = await this.orm.em.fork().execute<{ count: string }[]>(
-      `select count(*) as count from relay_cursor r
-         join message m on (m.xid, m.conversation_id, m.seq) > (r.xid, r.conversation_id, r.seq)
-        where r.name = ? and m.kind <> 'SYSTEM' and m.sender_id is not null`,
-      [CURSOR],
-    );
+    const [row] = await this.orm.em
+      .fork()
+      .execute<{ count: string }[]>(`select count(*) as count ${AFTER_CURSOR}`, [CURSOR]);
     return Number(row.count);
   }
 
@@ -196,8 +190,8 @@ export class NotificationRelay {
       if (!rows.length) return { claimed: 0, sent: 0 };
       // Offline at relay time: what a push service acts on now, and Redis answers here anyway.
       const online = await this.presence.online([...new Set(rows.flatMap((r) => r.recipients))]);
-      const events = rows.map((row): OutgoingEvent => {
-        const event: MessageCreatedEvent = {
+      const events = rows.map(
+        (row): MessageCreatedEvent => ({
           eventId: row.id,
           type: MESSAGE_CREATED,
           messageId: row.id,
@@ -207,9 +201,8 @@ export class NotificationRelay {
           recipientIds: row.recipients,
           offlineRecipientIds: row.recipients.filter((id) => !online.has(id)),
           createdAt: new Date(row.created_at).toISOString(),
-        };
-        return { channel: this.config.channel, json: JSON.stringify(event) };
-      });
+        }),
+      );
       const { count, error } = await this.publishAll(events);
       failure = error;
       if (count) {
@@ -227,12 +220,15 @@ export class NotificationRelay {
   }
 
   /** Publishes in order; says how many went out before the first failure, and that failure. */
-  private async publishAll(events: OutgoingEvent[]): Promise<{ count: number; error: unknown }> {
+  private async publishAll(
+    events: MessageCreatedEvent[],
+  ): Promise<{ count: number; error: unknown }> {
+    const { channel } = this.config;
     const redis = this.pubsub.redis;
     if (!redis) {
-      for (const [i, { channel, json }] of events.entries()) {
+      for (const [i, event] of events.entries()) {
         try {
-          await this.pubsub.publish(channel, JSON.parse(json) as MessageCreatedEvent);
+          await this.pubsub.publish(channel, event);
         } catch (error) {
           return { count: i, error };
         }
@@ -241,7 +237,7 @@ export class NotificationRelay {
     }
     // One round trip: Redis runs a pipeline's PUBLISHes in order, so the successes are a prefix.
     const pipeline = redis.pipeline();
-    for (const { channel, json } of events) pipeline.publish(channel, json);
+    for (const event of events) pipeline.publish(channel, JSON.stringify(event));
     let timer: NodeJS.Timeout | undefined;
     try {
       const results = await Promise.race([
