@@ -6,6 +6,7 @@ import { Migration20261121030000_outbox } from "./Migration20261121030000_outbox
 import { Migration20261201000000_member_epoch } from "./Migration20261201000000_member_epoch";
 import { Migration20261202000000_outbox_offline } from "./Migration20261202000000_outbox_offline";
 import { Migration20261204000000_message_log } from "./Migration20261204000000_message_log";
+import { Migration20261206000000_inbox } from "./Migration20261206000000_inbox";
 
 /** Every migration, in order; listed explicitly so compiled and ts-node runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261201000000_member_epoch", class: Migration20261201000000_member_epoch },
   { name: "Migration20261202000000_outbox_offline", class: Migration20261202000000_outbox_offline },
   { name: "Migration20261204000000_message_log", class: Migration20261204000000_message_log },
+  { name: "Migration20261206000000_inbox", class: Migration20261206000000_inbox },
 ];

@@ -24,7 +24,14 @@ export class Participant {
     | "lastReadSeq"
     | "lastReadAt"
     | "joinedSeq"
-    | "leftSeq";
+    | "leftSeq"
+    | "lastDeliveredSeq"
+    | "lastDeliveredAt"
+    | "muted"
+    | "mutedUntil"
+    | "archivedSeq"
+    | "pinnedAt"
+    | "stateAt";
 
   @ManyToOne(() => Conversation, {
     primary: true,
@@ -66,4 +73,33 @@ export class Participant {
   @Field(() => Date, { nullable: true })
   @Property({ type: "Date", columnType: "timestamptz(3)", nullable: true })
   lastReadAt: Date | null = null;
+
+  /**
+   * The seq up to which this participant's devices received messages (a frame written to one of
+   * their sockets, or markDelivered). Read through deliveredSeq(): never below lastReadSeq.
+   */
+  @Property({ type: "integer", default: 0 })
+  lastDeliveredSeq: number = 0;
+
+  @Property({ type: "Date", columnType: "timestamptz(3)", nullable: true })
+  lastDeliveredAt: Date | null = null;
+
+  /** The participant's own state of the conversation; nobody else sees it. */
+  @Property({ type: "boolean", default: false })
+  muted: boolean = false;
+
+  /** With muted: unmuted from then on. */
+  @Property({ type: "Date", columnType: "timestamptz(3)", nullable: true })
+  mutedUntil: Date | null = null;
+
+  /** Archived at this seq: hidden from the inbox until a message after it arrives. */
+  @Property({ type: "integer", nullable: true })
+  archivedSeq: number | null = null;
+
+  @Property({ type: "Date", columnType: "timestamptz(3)", nullable: true })
+  pinnedAt: Date | null = null;
+
+  /** When the participant's own state (muted, archived, pinned, unread) last changed. */
+  @Property({ type: "Date", columnType: "timestamptz(3)", nullable: true })
+  stateAt: Date | null = null;
 }
